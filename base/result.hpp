@@ -8,22 +8,24 @@
 
 namespace zama {
 
-/// A value of type T or an error of enum type E, in the spirit of C++23's
-/// std::expected (which g++ 12 lacks). Each module has one error enum; a
-/// function that can fail expectedly returns result<T, module_errc>.
+/// A value of type T or an error of type E, in the spirit of C++23's
+/// std::expected (which g++ 12 lacks). E is usually a module's error enum
+/// (or std::errc for system calls); a function that can fail expectedly
+/// returns result<T, module_errc>. E may be a small struct where the error
+/// needs words, such as a start-up failure.
 ///
 /// Reading the value of an error result (or the error of a value) is a bug
 /// and asserts.
 template <typename T, typename E>
 class [[nodiscard]] result {
-    static_assert(std::is_enum_v<E>, "result's error type is a module's error enum");
-    static_assert(!std::is_same_v<T, E>);
+    static_assert(!std::is_convertible_v<T, E> && !std::is_convertible_v<E, T>,
+                  "T and E must be told apart by type");
 
   public:
     result(T value) // NOLINT(google-explicit-constructor): returned like a plain T
         : _v(std::in_place_index<0>, std::move(value)) {}
     result(E error) // NOLINT(google-explicit-constructor): returned like a plain E
-        : _v(std::in_place_index<1>, error) {}
+        : _v(std::in_place_index<1>, std::move(error)) {}
 
     bool has_value() const noexcept { return _v.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }
@@ -57,17 +59,15 @@ class [[nodiscard]] result {
 /// result<void, E>: success, or an error.
 template <typename E>
 class [[nodiscard]] result<void, E> {
-    static_assert(std::is_enum_v<E>, "result's error type is a module's error enum");
-
   public:
     result() = default;
     result(E error) // NOLINT(google-explicit-constructor)
-        : _error(error)
+        : _error(std::move(error))
         , _failed(true) {}
 
     bool has_value() const noexcept { return !_failed; }
     explicit operator bool() const noexcept { return has_value(); }
-    E error() const noexcept {
+    const E& error() const noexcept {
         ZAMA_ASSERT(_failed, "error() of a value result");
         return _error;
     }

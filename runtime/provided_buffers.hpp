@@ -1,0 +1,62 @@
+#pragma once
+
+#include "base/result.hpp"
+
+#include <liburing.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace zama::rt {
+
+struct setup_failure;
+
+/// A reactor's provided-buffer ring (io_uring buffer group 0): `count`
+/// buffers of `size` bytes from which the kernel picks one for each
+/// multishot recv completion. A connection holds a buffer only between a
+/// completion and the moment it gives the buffer back, so an idle
+/// connection holds none. Buffer memory is one anonymous mapping: pages
+/// never used are never resident.
+///
+/// Owned by one reactor; single-threaded.
+class provided_buffers {
+  public:
+    static constexpr std::uint16_t group = 0;
+
+    static result<std::unique_ptr<provided_buffers>, setup_failure>
+    create(io_uring& ring, unsigned count, unsigned size);
+    provided_buffers(const provided_buffers&) = delete;
+    provided_buffers& operator=(const provided_buffers&) = delete;
+    ~provided_buffers();
+
+    std::span<std::uint8_t> buffer(std::uint16_t id) const noexcept {
+        return {_memory + std::size_t{id} * _size, _size};
+    }
+    /// Returns a buffer to the kernel once its last byte has been used.
+    void give_back(std::uint16_t id) noexcept;
+
+    unsigned count() const noexcept { return _count; }
+    unsigned size() const noexcept { return _size; }
+    /// Buffers currently handed out to connections.
+    unsigned in_use() const noexcept { return _in_use; }
+    void taken() noexcept { ++_in_use; }
+
+  private:
+    provided_buffers(io_uring& ring, unsigned count, unsigned size) noexcept
+        : _ring(ring)
+        , _count(count)
+        , _size(size) {}
+
+    io_uring& _ring;
+    unsigned _count;
+    unsigned _size;
+    unsigned _in_use = 0;
+    io_uring_buf_ring* _buf_ring = nullptr;
+    std::size_t _ring_bytes = 0;
+    std::uint8_t* _memory = nullptr;
+    bool _registered = false;
+};
+
+} // namespace zama::rt

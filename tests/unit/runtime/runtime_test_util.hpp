@@ -1,0 +1,59 @@
+#pragma once
+
+#include "runtime/reactor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+
+namespace zama::rt::test {
+
+/// A reactor on the test's thread, small enough for many tests.
+inline std::unique_ptr<reactor> make_reactor() {
+    reactor_options options;
+    options.sq_entries = 256;
+    options.recv_buffer_count = 64;
+    options.recv_buffer_size = 4096;
+    auto r = reactor::create(options);
+    if (!r) {
+        ADD_FAILURE() << "no reactor: " << r.error().message;
+        return nullptr;
+    }
+    return std::move(*r);
+}
+
+namespace detail {
+template <typename T>
+task<void> store(task<T> t, std::optional<T>* out) {
+    out->emplace(co_await std::move(t));
+}
+inline task<void> store_void(task<void> t, bool* done) {
+    co_await std::move(t);
+    *done = true;
+}
+} // namespace detail
+
+/// Runs `t` on a fresh reactor on this thread until it finishes; returns
+/// its value.
+template <typename T>
+T run(task<T> t) {
+    auto r = make_reactor();
+    std::optional<T> out;
+    r->spawn(detail::store(std::move(t), &out));
+    reactor::loop_hooks hooks;
+    hooks.done = [&] { return out.has_value(); };
+    r->run(hooks);
+    return std::move(*out);
+}
+
+inline void run(task<void> t) {
+    auto r = make_reactor();
+    bool done = false;
+    r->spawn(detail::store_void(std::move(t), &done));
+    reactor::loop_hooks hooks;
+    hooks.done = [&] { return done; };
+    r->run(hooks);
+}
+
+} // namespace zama::rt::test
