@@ -20,7 +20,8 @@ struct listener::state : completion {
     bool armed = false;
     bool closed = false;
     bool released = false;  // the listener handle is gone
-    std::vector<int> ready; // accepted, not yet taken
+    std::vector<int> ready; // accepted, not yet taken: ready[taken..]
+    std::size_t taken = 0;
     std::coroutine_handle<> waiter;
 
     state()
@@ -64,7 +65,7 @@ struct listener::state : completion {
                 s->ready.push_back(res);
                 s->wake();
             }
-        } else if (res != -ECANCELED) {
+        } else if (res != -ECANCELED && !s->closed) {
             // Out of descriptors or memory: the backlog keeps the peers
             // waiting; try again shortly rather than spin.
             log::warn("runtime: accept on fd {} failed: {}", s->fd, std::strerror(-res));
@@ -150,10 +151,16 @@ void listener::close() noexcept {
     }
     _s->closed = true;
     _s->retry.cancel();
-    for (int fd : _s->ready) {
-        ::close(fd);
+    // Stop accepting now: a shut-down listening socket refuses new peers at
+    // once, while the fd itself is closed when the accept has ended.
+    if (_s->fd >= 0) {
+        ::shutdown(_s->fd, SHUT_RDWR);
     }
-    _s->ready.clear();
+    for (std::size_t i = _s->taken; i < _s->ready.size(); ++i) {
+        ::close(_s->ready[i]);
+    }
+    _s->ready = {};
+    _s->taken = 0;
     _s->wake();
     if (_s->armed) {
         io_uring_sqe* sqe = _s->r->sqe();
@@ -170,7 +177,7 @@ listener::accept_awaiter listener::accept() noexcept {
 }
 
 bool listener::accept_awaiter::await_ready() const noexcept {
-    return _s->closed || !_s->ready.empty();
+    return _s->closed || _s->taken < _s->ready.size();
 }
 
 void listener::accept_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
@@ -181,8 +188,16 @@ result<int, std::errc> listener::accept_awaiter::await_resume() noexcept {
     if (_s->closed) {
         return std::errc::operation_canceled;
     }
-    const int fd = _s->ready.front();
-    _s->ready.erase(_s->ready.begin());
+    const int fd = _s->ready[_s->taken++];
+    if (_s->taken == _s->ready.size()) {
+        // Drained: start over, and give back what a burst made it grow to.
+        _s->taken = 0;
+        if (_s->ready.capacity() > 64) {
+            _s->ready = std::vector<int>();
+        } else {
+            _s->ready.clear();
+        }
+    }
     return fd;
 }
 

@@ -12,6 +12,7 @@ result<std::unique_ptr<provided_buffers>, setup_failure>
 provided_buffers::create(io_uring& ring, unsigned count, unsigned size) {
     ZAMA_ASSERT(count > 0 && count <= 32768 && (count & (count - 1)) == 0,
                 "recv_buffer_count must be a power of two up to 32768");
+    ZAMA_ASSERT(size > 0 && size <= 65535, "recv_buffer_size must be below 64 KiB");
     std::unique_ptr<provided_buffers> b(new provided_buffers(ring, count, size));
 
     b->_ring_bytes = count * sizeof(io_uring_buf);

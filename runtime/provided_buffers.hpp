@@ -36,6 +36,10 @@ class provided_buffers {
     }
     /// Returns a buffer to the kernel once its last byte has been used.
     void give_back(std::uint16_t id) noexcept;
+    /// The same, by the buffer's start address.
+    void give_back_address(const std::uint8_t* data) noexcept {
+        give_back(static_cast<std::uint16_t>(static_cast<std::size_t>(data - _memory) / _size));
+    }
 
     unsigned count() const noexcept { return _count; }
     unsigned size() const noexcept { return _size; }

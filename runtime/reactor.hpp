@@ -127,6 +127,12 @@ class reactor {
     /// An SQE whose completion nobody waits for (IOSQE_CQE_SKIP_SUCCESS).
     void untracked(io_uring_sqe* sqe) noexcept;
     bool supports(int opcode) const noexcept;
+
+    /// Registers a socket in the ring's fixed-file table so operations on
+    /// it skip the per-operation file lookup; returns its slot, or -1 (no
+    /// table, or full: use the fd as is). Unregister before closing.
+    int register_fixed(int fd) noexcept;
+    void unregister_fixed(int slot) noexcept;
     int ring_fd() const noexcept { return _ring.ring_fd; }
     provided_buffers& recv_buffers() noexcept { return *_buffers; }
     std::size_t in_flight() const noexcept { return _in_flight; }
@@ -187,6 +193,7 @@ class reactor {
 
     io_uring _ring{};
     bool _ring_ready = false;
+    std::vector<int> _free_fixed; // free slots of the fixed-file table
     io_uring_probe* _probe = nullptr;
     std::unique_ptr<provided_buffers> _buffers;
 

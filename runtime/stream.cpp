@@ -11,30 +11,30 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include <vector>
 
 namespace zama::rt {
 
 // --- recv_buffer ---------------------------------------------------------------
 
-recv_buffer::recv_buffer(provided_buffers* pool, std::uint16_t id, std::uint32_t size) noexcept
-    : _pool(pool)
-    , _data(pool->buffer(id).data())
+recv_buffer::recv_buffer(const std::uint8_t* data, std::uint32_t size, std::uint16_t id) noexcept
+    : _data(data)
     , _size(size)
     , _id(id) {}
 
 recv_buffer::recv_buffer(recv_buffer&& o) noexcept
-    : _pool(std::exchange(o._pool, nullptr))
-    , _data(std::exchange(o._data, nullptr))
+    : _data(std::exchange(o._data, nullptr))
     , _size(std::exchange(o._size, 0))
     , _id(o._id) {}
 
 recv_buffer& recv_buffer::operator=(recv_buffer&& o) noexcept {
     if (this != &o) {
         release();
-        _pool = std::exchange(o._pool, nullptr);
         _data = std::exchange(o._data, nullptr);
         _size = std::exchange(o._size, 0);
         _id = o._id;
@@ -42,9 +42,21 @@ recv_buffer& recv_buffer::operator=(recv_buffer&& o) noexcept {
     return *this;
 }
 
+keepalive recv_buffer::release_later() noexcept {
+    if (_data == nullptr) {
+        return {};
+    }
+    // The buffer's address identifies it; it goes back to this shard's pool.
+    auto* data = const_cast<std::uint8_t*>(std::exchange(_data, nullptr));
+    _size = 0;
+    return keepalive(data, [](void* p) noexcept {
+        reactor::local().recv_buffers().give_back_address(static_cast<std::uint8_t*>(p));
+    });
+}
+
 void recv_buffer::release() noexcept {
-    if (_pool != nullptr) {
-        std::exchange(_pool, nullptr)->give_back(_id);
+    if (_data != nullptr) {
+        reactor::local().recv_buffers().give_back(_id);
         _data = nullptr;
         _size = 0;
     }
@@ -60,9 +72,10 @@ constexpr std::size_t recv_queue_limit = 4;
 // the batch that wrote it completes.
 constexpr std::size_t copy_block_size = 4096;
 
+// A received buffer waiting for the reader (buffers are at most 64 KiB).
 struct chunk {
     std::uint16_t id;
-    std::uint32_t size;
+    std::uint16_t size;
 };
 
 struct segment {
@@ -70,25 +83,57 @@ struct segment {
     std::size_t size;
 };
 
+// A busy connection takes a copy block each batch and gives it back when the
+// batch is written; each shard thread keeps a few spare blocks so that this
+// costs no malloc. Bounded: an idle shard holds at most this many.
+constexpr std::size_t spare_limit = 64;
+
+struct spare_blocks {
+    std::vector<std::uint8_t*> blocks;
+    ~spare_blocks() {
+        for (std::uint8_t* b : blocks) {
+            delete[] b;
+        }
+    }
+};
+thread_local spare_blocks t_spare_blocks;
+
+std::uint8_t* take_block(std::size_t size) {
+    if (size == copy_block_size && !t_spare_blocks.blocks.empty()) {
+        std::uint8_t* b = t_spare_blocks.blocks.back();
+        t_spare_blocks.blocks.pop_back();
+        return b;
+    }
+    return new std::uint8_t[size];
+}
+
+// The keepalive of a full-size block recycles it; larger ones are freed.
+void recycle_block(void* p) noexcept {
+    auto* b = static_cast<std::uint8_t*>(p);
+    if (t_spare_blocks.blocks.size() < spare_limit) {
+        t_spare_blocks.blocks.push_back(b);
+    } else {
+        delete[] b;
+    }
+}
+
 void free_block(void* p) noexcept {
     delete[] static_cast<std::uint8_t*>(p);
 }
 
 } // namespace
 
-// The completions a stream's state is made of; each is a base of `state`,
-// so a CQE finds the state without a back-pointer.
+// The completion of the stream's multishot recv and, once that has ended,
+// of its close: a base of `state`, so a CQE finds the state without a
+// back-pointer.
 struct recv_completion : completion {
-    using completion::completion;
-};
-struct close_completion : completion {
     using completion::completion;
 };
 
 // Everything about a connection that the kernel may still point to. Freed
 // once the handle is gone (`released`) and no operation is in flight. Kept
 // small: an idle connection is this object and its task's frame.
-struct stream::state : turn_hook, recv_completion, close_completion {
+struct stream::state : turn_hook, recv_completion {
     // Send-side state, allocated while there is something to send and freed
     // when the connection goes quiet, so an idle connection does not carry it.
     struct sender : completion {
@@ -111,31 +156,76 @@ struct stream::state : turn_hook, recv_completion, close_completion {
         bool in_flight = false;
         std::size_t queued_bytes = 0; // pending + in flight, not yet written
 
-        ~sender() {
+        ~sender() { drop_block(); }
+
+        void drop_block() noexcept {
             if (block != nullptr) {
-                free_block(block);
+                (block_size == copy_block_size ? recycle_block : free_block)(block);
+                block = nullptr;
+                block_used = block_size = 0;
             }
         }
 
         void close_block() {
             if (block != nullptr) {
-                pending_keep.emplace_back(pending.size(), keepalive(block, &free_block));
+                pending_keep.emplace_back(
+                    pending.size(),
+                    keepalive(block, block_size == copy_block_size ? &recycle_block : &free_block));
                 block = nullptr;
                 block_used = block_size = 0;
             }
         }
+
+        // Back to the state of a new sender, keeping the vectors' capacity.
+        void reset_for(state* owner) noexcept {
+            s = owner;
+            pending.clear();
+            pending_keep.clear();
+            drop_block();
+            iov.clear();
+            iov_first = 0;
+            inflight_keep.clear();
+            in_flight = false;
+            queued_bytes = 0;
+        }
     };
+
+    // Senders are recycled per shard thread too: a busy connection goes
+    // quiet and busy again every round trip.
+    struct sender_recycler {
+        void operator()(sender* q) const noexcept {
+            auto& spares = spare_senders();
+            if (spares.size() < spare_limit) {
+                q->reset_for(nullptr);
+                spares.emplace_back(q);
+            } else {
+                delete q;
+            }
+        }
+    };
+    static std::vector<std::unique_ptr<sender>>& spare_senders() noexcept {
+        thread_local std::vector<std::unique_ptr<sender>> spares;
+        return spares;
+    }
 
     explicit state(int socket) noexcept
         : recv_completion(&on_received)
-        , close_completion(&on_closed)
-        , fd(socket)
-        , r(&reactor::local()) {}
+        , fd(socket) {
+        fixed = reactor::local().register_fixed(fd);
+    }
+
+    // Points an SQE at the socket: its fixed-file slot when it has one.
+    void target(io_uring_sqe* sqe) const noexcept {
+        if (fixed >= 0) {
+            sqe->fd = fixed;
+            sqe->flags |= IOSQE_FIXED_FILE;
+        }
+    }
 
     completion* recv_c() noexcept { return static_cast<recv_completion*>(this); }
-    completion* close_c() noexcept { return static_cast<close_completion*>(this); }
 
     int fd;
+    int fixed = -1;        // slot in the ring's fixed-file table, or -1
     std::uint16_t ops = 0; // operations in flight
     bool recv_armed = false;
     bool recv_cancelling = false;
@@ -148,30 +238,35 @@ struct stream::state : turn_hook, recv_completion, close_completion {
     std::uint8_t chunk_head = 0;
     std::uint8_t chunk_count = 0;
     std::errc recv_error{};
-    reactor* r;
 
     // Receiving.
     std::array<chunk, recv_queue_limit> chunks{};
-    std::vector<chunk> chunk_overflow; // CQEs that came while pausing
+    std::unique_ptr<std::vector<chunk>> chunk_overflow; // CQEs that came while pausing
     std::coroutine_handle<> recv_waiter;
 
     // Sending.
-    std::unique_ptr<sender> out;
-    std::coroutine_handle<> drain_waiter;
+    std::unique_ptr<sender, sender_recycler> out;
 
-    // Closing.
-    std::coroutine_handle<> close_waiter;
+    // The task in drained() or close(), one at a time.
+    std::coroutine_handle<> waiter;
 
     // --- receiving ---
 
     bool has_chunk() const noexcept { return chunk_count != 0; }
 
+    std::size_t queued_chunks() const noexcept {
+        return chunk_count + (chunk_overflow ? chunk_overflow->size() : 0);
+    }
+
     void push_chunk(chunk c) {
-        if (chunk_count < chunks.size() && chunk_overflow.empty()) {
+        if (chunk_count < chunks.size() && !chunk_overflow) {
             chunks[(chunk_head + chunk_count) % chunks.size()] = c;
             ++chunk_count;
         } else {
-            chunk_overflow.push_back(c);
+            if (!chunk_overflow) {
+                chunk_overflow = std::make_unique<std::vector<chunk>>();
+            }
+            chunk_overflow->push_back(c);
         }
     }
 
@@ -179,10 +274,13 @@ struct stream::state : turn_hook, recv_completion, close_completion {
         const chunk c = chunks[chunk_head];
         chunk_head = static_cast<std::uint8_t>((chunk_head + 1) % chunks.size());
         --chunk_count;
-        if (!chunk_overflow.empty()) {
-            chunks[(chunk_head + chunk_count) % chunks.size()] = chunk_overflow.front();
+        if (chunk_overflow) {
+            chunks[(chunk_head + chunk_count) % chunks.size()] = chunk_overflow->front();
             ++chunk_count;
-            chunk_overflow.erase(chunk_overflow.begin());
+            chunk_overflow->erase(chunk_overflow->begin());
+            if (chunk_overflow->empty()) {
+                chunk_overflow.reset();
+            }
         }
         return c;
     }
@@ -191,20 +289,21 @@ struct stream::state : turn_hook, recv_completion, close_completion {
         if (recv_armed || closing || eof || recv_error != std::errc{}) {
             return;
         }
-        io_uring_sqe* sqe = r->sqe();
+        io_uring_sqe* sqe = reactor::local().sqe();
         io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+        target(sqe);
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = provided_buffers::group;
-        r->track(sqe, recv_c());
+        reactor::local().track(sqe, recv_c());
         recv_armed = true;
         recv_cancelling = false;
         ++ops;
     }
 
     void cancel(completion* c) {
-        io_uring_sqe* sqe = r->sqe();
+        io_uring_sqe* sqe = reactor::local().sqe();
         io_uring_prep_cancel(sqe, c, 0);
-        r->untracked(sqe);
+        reactor::local().untracked(sqe);
     }
 
     // Something for the reader: data, the end, an error, or closing.
@@ -216,7 +315,7 @@ struct stream::state : turn_hook, recv_completion, close_completion {
     // last CQE of a paused recv (-ECANCELED) carries nothing.
     void wake_recv() {
         if (recv_waiter && readable()) {
-            r->schedule(std::exchange(recv_waiter, {}));
+            reactor::local().schedule(std::exchange(recv_waiter, {}));
         }
     }
 
@@ -224,15 +323,14 @@ struct stream::state : turn_hook, recv_completion, close_completion {
         state* s = static_cast<state*>(static_cast<recv_completion*>(c));
         const bool more = (flags & IORING_CQE_F_MORE) != 0;
         if (res > 0) {
-            provided_buffers& pool = s->r->recv_buffers();
+            provided_buffers& pool = reactor::local().recv_buffers();
             pool.taken();
             const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
             if (s->closing) {
                 pool.give_back(id);
             } else {
-                s->push_chunk({id, static_cast<std::uint32_t>(res)});
-                if (more && s->chunk_count + s->chunk_overflow.size() >= recv_queue_limit &&
-                    !s->recv_cancelling) {
+                s->push_chunk({id, static_cast<std::uint16_t>(res)});
+                if (more && s->queued_chunks() >= recv_queue_limit && !s->recv_cancelling) {
                     // The reader is behind: stop taking buffers until it
                     // catches up (recv() re-arms).
                     s->recv_cancelling = true;
@@ -249,7 +347,7 @@ struct stream::state : turn_hook, recv_completion, close_completion {
                 s->recv_armed = false;
                 --s->ops;
                 s->recv_rearm = true;
-                s->r->defer_to_end_of_turn(*s);
+                reactor::local().defer_to_end_of_turn(*s);
                 return;
             }
         } else if (res != -ECANCELED) {
@@ -276,7 +374,14 @@ struct stream::state : turn_hook, recv_completion, close_completion {
 
     sender& outq() {
         if (!out) {
-            out = std::make_unique<sender>(this);
+            auto& spares = spare_senders();
+            if (spares.empty()) {
+                out.reset(new sender(this));
+            } else {
+                out.reset(spares.back().release());
+                spares.pop_back();
+                out->reset_for(this);
+            }
         }
         return *out;
     }
@@ -289,7 +394,7 @@ struct stream::state : turn_hook, recv_completion, close_completion {
             q.pending.push_back({data, size});
         }
         q.queued_bytes += size;
-        r->defer_to_end_of_turn(*this);
+        reactor::local().defer_to_end_of_turn(*this);
     }
 
     void send_copy(std::span<const std::uint8_t> bytes) {
@@ -300,7 +405,7 @@ struct stream::state : turn_hook, recv_completion, close_completion {
         if (q.block_size - q.block_used < bytes.size()) {
             q.close_block();
             q.block_size = std::max(copy_block_size, bytes.size());
-            q.block = new std::uint8_t[q.block_size];
+            q.block = take_block(q.block_size);
         }
         std::uint8_t* at = q.block + q.block_used;
         std::memcpy(at, bytes.data(), bytes.size());
@@ -356,12 +461,20 @@ struct stream::state : turn_hook, recv_completion, close_completion {
 
     void submit_send() noexcept {
         sender& q = *out;
-        q.msg = {};
-        q.msg.msg_iov = q.iov.data() + q.iov_first;
-        q.msg.msg_iovlen = q.iov.size() - q.iov_first;
-        io_uring_sqe* sqe = r->sqe();
-        io_uring_prep_sendmsg(sqe, fd, &q.msg, MSG_NOSIGNAL);
-        r->track(sqe, &q);
+        io_uring_sqe* sqe = reactor::local().sqe();
+        const std::size_t segments = q.iov.size() - q.iov_first;
+        if (segments == 1) {
+            // One segment: a plain send, without the msghdr and iovec import.
+            const iovec& v = q.iov[q.iov_first];
+            io_uring_prep_send(sqe, fd, v.iov_base, v.iov_len, MSG_NOSIGNAL);
+        } else {
+            q.msg = {};
+            q.msg.msg_iov = q.iov.data() + q.iov_first;
+            q.msg.msg_iovlen = segments;
+            io_uring_prep_sendmsg(sqe, fd, &q.msg, MSG_NOSIGNAL);
+        }
+        target(sqe);
+        reactor::local().track(sqe, &q);
         q.in_flight = true;
         ++ops;
     }
@@ -409,13 +522,13 @@ struct stream::state : turn_hook, recv_completion, close_completion {
         }
         // Quiet: give back the send-side memory.
         s->out.reset();
-        s->wake_drain();
+        s->wake_waiter();
         s->maybe_free();
     }
 
-    void wake_drain() {
-        if (drain_waiter) {
-            r->schedule(std::exchange(drain_waiter, {}));
+    void wake_waiter() {
+        if (waiter) {
+            reactor::local().schedule(std::exchange(waiter, {}));
         }
     }
 
@@ -429,7 +542,7 @@ struct stream::state : turn_hook, recv_completion, close_completion {
             out->pending.clear();
             out->pending_keep.clear();
         }
-        wake_drain();
+        wake_waiter();
         progress_close();
         maybe_free();
     }
@@ -457,10 +570,10 @@ struct stream::state : turn_hook, recv_completion, close_completion {
             out.reset();
         }
         while (has_chunk()) {
-            r->recv_buffers().give_back(pop_chunk().id);
+            reactor::local().recv_buffers().give_back(pop_chunk().id);
         }
         wake_recv();
-        wake_drain();
+        wake_waiter();
         progress_close();
     }
 
@@ -469,22 +582,26 @@ struct stream::state : turn_hook, recv_completion, close_completion {
         if (!closing || fd_closed || ops != 0) {
             return;
         }
-        io_uring_sqe* sqe = r->sqe();
+        reactor& rx = reactor::local();
+        if (fixed >= 0) {
+            rx.unregister_fixed(std::exchange(fixed, -1));
+        }
+        // The recv is over: its completion carries the close.
+        recv_completion::fn = &on_closed;
+        io_uring_sqe* sqe = rx.sqe();
         io_uring_prep_close(sqe, fd);
-        r->track(sqe, close_c());
+        rx.track(sqe, recv_c());
         ++ops;
     }
 
     static void on_closed(completion* c, int res, std::uint32_t) noexcept {
-        state* s = static_cast<state*>(static_cast<close_completion*>(c));
+        state* s = static_cast<state*>(static_cast<recv_completion*>(c));
         --s->ops;
         s->fd_closed = true;
         if (res < 0) {
             log::debug("runtime: close of fd {} failed: {}", s->fd, std::strerror(-res));
         }
-        if (s->close_waiter) {
-            s->r->schedule(std::exchange(s->close_waiter, {}));
-        }
+        s->wake_waiter();
         s->maybe_free();
     }
 
@@ -567,10 +684,10 @@ task<void> stream::close(duration linger) {
         struct deadline : timer {
             state* s;
             explicit deadline(state* st) noexcept
-                : timer([](timer& t) noexcept { static_cast<deadline&>(t).s->wake_drain(); })
+                : timer([](timer& t) noexcept { static_cast<deadline&>(t).s->wake_waiter(); })
                 , s(st) {}
         } limit(s);
-        limit.arm(s->r->timers(), s->r->now() + linger);
+        limit.arm(reactor::local().timers(), reactor::local().now() + linger);
         co_await drained();
     }
     if (!s->fd_closed) {
@@ -578,7 +695,10 @@ task<void> stream::close(duration linger) {
         struct wait_closed {
             state* s;
             bool await_ready() const noexcept { return s->fd_closed; }
-            void await_suspend(std::coroutine_handle<> h) noexcept { s->close_waiter = h; }
+            void await_suspend(std::coroutine_handle<> h) noexcept {
+                ZAMA_ASSERT(!s->waiter, "two tasks wait on one stream");
+                s->waiter = h;
+            }
             void await_resume() const noexcept {}
         };
         co_await wait_closed{s};
@@ -586,6 +706,22 @@ task<void> stream::close(duration linger) {
     _s = nullptr;
     s->released = true;
     s->maybe_free();
+}
+
+task<result<stream, std::errc>> connect(socket_address address) {
+    const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        co_return static_cast<std::errc>(errno);
+    }
+    const int res = co_await reactor::local().op(
+        [&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, address.get(), address.size()); });
+    if (res < 0) {
+        ::close(fd);
+        co_return static_cast<std::errc>(-res);
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    co_return stream(fd);
 }
 
 bool stream::recv_awaiter::await_ready() const noexcept {
@@ -598,15 +734,19 @@ void stream::recv_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
     _s->arm_recv();
 }
 
-recv_result stream::recv_awaiter::await_resume() noexcept {
+recv_buffer stream::recv_awaiter::await_resume() noexcept {
     if (_s->has_chunk()) {
         const chunk c = _s->pop_chunk();
-        return {recv_buffer(&_s->r->recv_buffers(), c.id, c.size), {}};
+        return recv_buffer(reactor::local().recv_buffers().buffer(c.id).data(), c.size, c.id);
     }
-    if (_s->closing) {
-        return {{}, std::errc::operation_canceled};
+    return {};
+}
+
+std::errc stream::error() const noexcept {
+    if (_s->recv_error != std::errc{}) {
+        return _s->recv_error;
     }
-    return {{}, _s->recv_error};
+    return _s->closing ? std::errc::operation_canceled : std::errc{};
 }
 
 bool stream::drain_awaiter::await_ready() const noexcept {
@@ -614,8 +754,8 @@ bool stream::drain_awaiter::await_ready() const noexcept {
 }
 
 void stream::drain_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
-    ZAMA_ASSERT(!_s->drain_waiter, "two waiters for one stream's drain");
-    _s->drain_waiter = h;
+    ZAMA_ASSERT(!_s->waiter, "two tasks wait on one stream");
+    _s->waiter = h;
 }
 
 } // namespace zama::rt

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/result.hpp"
 #include "runtime/address.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/keepalive.hpp"
@@ -19,7 +20,7 @@ class provided_buffers;
 class recv_buffer {
   public:
     recv_buffer() noexcept = default;
-    recv_buffer(provided_buffers* pool, std::uint16_t id, std::uint32_t size) noexcept;
+    recv_buffer(const std::uint8_t* data, std::uint32_t size, std::uint16_t id) noexcept;
     recv_buffer(recv_buffer&& o) noexcept;
     recv_buffer& operator=(recv_buffer&& o) noexcept;
     recv_buffer(const recv_buffer&) = delete;
@@ -29,23 +30,18 @@ class recv_buffer {
     std::span<const std::uint8_t> bytes() const noexcept { return {_data, _size}; }
     bool empty() const noexcept { return _size == 0; }
     void release() noexcept;
+    /// Hands the buffer over to a keepalive, to send its bytes without a
+    /// copy (send_ref(bytes(), release_later())): it goes back to the
+    /// shard's pool once they are written. The pool is finite, so only for
+    /// bytes that are written promptly.
+    keepalive release_later() noexcept;
 
   private:
-    provided_buffers* _pool = nullptr;
+    // The buffer belongs to the pool of the shard that received it; it must
+    // be released on that shard.
     const std::uint8_t* _data = nullptr;
     std::uint32_t _size = 0;
     std::uint16_t _id = 0;
-};
-
-/// What co_await stream::recv() yields: bytes, the end of the stream (no
-/// bytes, no error), or an error (ECONNRESET, operation_canceled after
-/// abort(), ...).
-struct recv_result {
-    recv_buffer data;
-    std::errc error{};
-
-    bool eof() const noexcept { return data.empty() && error == std::errc{}; }
-    bool ok() const noexcept { return !data.empty(); }
 };
 
 /// A connected TCP socket on the calling shard.
@@ -78,8 +74,13 @@ class stream {
     int fd() const noexcept;
     socket_address peer() const;
 
+    /// co_await recv(): the next bytes received, or an empty buffer once the
+    /// stream has ended; error() then says why.
     class recv_awaiter;
     recv_awaiter recv() noexcept;
+    /// Why recv() ended: {} for the peer's end of stream, an error such as
+    /// connection_reset, or operation_canceled after abort() or close().
+    std::errc error() const noexcept;
 
     /// Queues a copy of `bytes`.
     void send_copy(std::span<const std::uint8_t> bytes);
@@ -107,13 +108,17 @@ class stream {
     state* _s = nullptr;
 };
 
+/// Connects a TCP socket to `address` through the ring (IORING_OP_CONNECT),
+/// with TCP_NODELAY set, on the calling shard.
+task<result<stream, std::errc>> connect(socket_address address);
+
 class stream::recv_awaiter {
   public:
     explicit recv_awaiter(state* s) noexcept
         : _s(s) {}
     bool await_ready() const noexcept;
     void await_suspend(std::coroutine_handle<> h) noexcept;
-    recv_result await_resume() noexcept;
+    recv_buffer await_resume() noexcept;
 
   private:
     state* _s;

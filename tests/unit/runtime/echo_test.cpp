@@ -33,12 +33,12 @@ task<void> echo(stream s, server_stats* stats) {
     ++stats->connections;
     ++stats->active;
     for (;;) {
-        recv_result r = co_await s.recv();
-        if (!r.ok()) {
+        recv_buffer data = co_await s.recv();
+        if (data.empty()) {
             break;
         }
-        stats->bytes += r.data.bytes().size();
-        s.send_copy(r.data.bytes());
+        stats->bytes += data.bytes().size();
+        s.send_copy(data.bytes());
     }
     co_await s.close();
     --stats->active;

@@ -34,15 +34,15 @@ inline task<void> store_void(task<void> t, bool* done) {
 }
 } // namespace detail
 
-/// Runs `t` on a fresh reactor on this thread until it finishes; returns
-/// its value.
+/// Runs `t` on a fresh reactor on this thread until it finishes and the
+/// I/O it left behind (streams closing) has drained; returns its value.
 template <typename T>
 T run(task<T> t) {
     auto r = make_reactor();
     std::optional<T> out;
     r->spawn(detail::store(std::move(t), &out));
     reactor::loop_hooks hooks;
-    hooks.done = [&] { return out.has_value(); };
+    hooks.done = [&] { return out.has_value() && r->in_flight() == 0 && r->idle(); };
     r->run(hooks);
     return std::move(*out);
 }
@@ -52,7 +52,7 @@ inline void run(task<void> t) {
     bool done = false;
     r->spawn(detail::store_void(std::move(t), &done));
     reactor::loop_hooks hooks;
-    hooks.done = [&] { return done; };
+    hooks.done = [&] { return done && r->in_flight() == 0 && r->idle(); };
     r->run(hooks);
 }
 
