@@ -93,7 +93,7 @@ struct engine::shard : turn_hook {
 };
 
 engine::engine(engine_options options)
-    : _options(std::move(options)) {
+    : _options(options) {
     const std::vector<int> cpus = allowed_cpus();
     _count = _options.shards != 0 ? _options.shards : static_cast<unsigned>(cpus.size());
     _channels.reserve(std::size_t{_count} * _count);

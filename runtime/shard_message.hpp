@@ -10,6 +10,8 @@ namespace zama::rt {
 /// A move-only `void()` callable sent to another shard and run there. One
 /// cache line: callables up to 48 bytes (a few pointers and ids, which is
 /// what the data path sends) live inline; larger ones are boxed on the heap.
+/// `_storage` is raw space for the callable, deliberately not zeroed.
+// NOLINTBEGIN(cppcoreguidelines-pro-type-member-init)
 class shard_message {
   public:
     static constexpr std::size_t inline_size = 48;
@@ -20,8 +22,9 @@ class shard_message {
               typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, shard_message>>>
     shard_message(F&& f) { // NOLINT(google-explicit-constructor): built from lambdas
         using fn = std::decay_t<F>;
-        if constexpr (sizeof(fn) <= inline_size && alignof(fn) <= alignof(std::max_align_t) &&
-                      std::is_nothrow_move_constructible_v<fn>) {
+        constexpr bool fits = sizeof(fn) <= inline_size;
+        constexpr bool aligned = alignof(fn) <= alignof(std::max_align_t);
+        if constexpr (fits && aligned && std::is_nothrow_move_constructible_v<fn>) {
             ::new (static_cast<void*>(_storage)) fn(std::forward<F>(f));
             _ops = &inline_ops<fn>;
         } else {
@@ -86,5 +89,6 @@ class shard_message {
     alignas(std::max_align_t) unsigned char _storage[inline_size];
     const ops* _ops = nullptr;
 };
+// NOLINTEND(cppcoreguidelines-pro-type-member-init)
 
 } // namespace zama::rt

@@ -61,9 +61,9 @@ struct promise_base {
         s.last_size = size;
         return ::operator new(size);
     }
-    static void operator delete(void* p, std::size_t size) noexcept {
+    static void operator delete(void* p) noexcept {
         --frame_stats::local().live;
-        ::operator delete(p, size);
+        ::operator delete(p);
     }
 
     struct final_awaiter {

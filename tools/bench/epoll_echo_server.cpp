@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
 
     std::unordered_map<int, std::string> unsent; // bytes a short send left behind
-    std::vector<char> buf(64 * 1024);
+    std::vector<char> buf(std::size_t{64} * 1024);
     std::vector<epoll_event> events(512);
     while (!g_stop) {
         const int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);

@@ -78,7 +78,7 @@ TEST(ShardMessage, SmallCallablesInlineLargeBoxedBothDestroyed) {
         std::array<char, 200> big{};
         shard_message large([&calls, c, big] { calls += 1 + big[0]; });
         shard_message moved = std::move(large);
-        EXPECT_FALSE(static_cast<bool>(large));
+        EXPECT_FALSE(static_cast<bool>(large)); // NOLINT(bugprone-use-after-move): checks the move
         small();
         moved();
         EXPECT_EQ(calls, 2);

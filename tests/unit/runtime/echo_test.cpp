@@ -169,12 +169,14 @@ TEST_F(echo_fixture, HundredsOfConcurrentClientsGetEveryByteBack) {
     std::atomic<int> failures{0};
     with_server([&](std::uint16_t port) {
         std::vector<std::thread> workers;
+        workers.reserve(threads);
         for (int t = 0; t < threads; ++t) {
             workers.emplace_back([&, t] {
                 std::mt19937 rng(1000 + t);
                 std::uniform_int_distribution<int> small(1, 2000);
                 std::uniform_int_distribution<int> large(1, 64 * 1024);
                 std::vector<int> fds;
+                fds.reserve(per_thread);
                 for (int c = 0; c < per_thread; ++c) {
                     fds.push_back(connect_to(port));
                 }
