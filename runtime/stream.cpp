@@ -642,6 +642,12 @@ void stream::abort() noexcept {
     s->maybe_free();
 }
 
+void stream::shutdown() noexcept {
+    if (_s != nullptr) {
+        _s->start_close();
+    }
+}
+
 int stream::fd() const noexcept {
     return _s->fd;
 }

@@ -102,6 +102,10 @@ class stream {
     /// Drops what is queued and closes the socket now. The destructor does
     /// this if close() was not awaited.
     void abort() noexcept;
+    /// Like abort(), but the handle stays usable: a pending recv() ends
+    /// (operation_canceled), sends are dropped, close() completes the close.
+    /// For ending a connection from outside its task.
+    void shutdown() noexcept;
 
   private:
     struct state;

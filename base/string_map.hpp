@@ -1,0 +1,35 @@
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/node_hash_map.h>
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace zama {
+
+/// Hash and equality for std::string keys that also take std::string_view,
+/// so lookups by view do not build a string. (Debian's Abseil does not alias
+/// absl::string_view to std::string_view, so its own transparent hashing of
+/// strings does not accept one.)
+struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
+};
+struct string_eq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+};
+
+template <typename V>
+using string_map = absl::flat_hash_map<std::string, V, string_hash, string_eq>;
+
+/// Like string_map, but values never move (references stay valid).
+template <typename V>
+using string_node_map = absl::node_hash_map<std::string, V, string_hash, string_eq>;
+
+} // namespace zama

@@ -1,0 +1,91 @@
+#pragma once
+
+#include "broker/config.hpp"
+#include "mqtt/decoder.hpp"
+#include "router/router.hpp"
+#include "runtime/stream.hpp"
+#include "runtime/timer_wheel.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace zama::broker {
+
+class server;
+
+/// One client connection: its socket, its decoder, its keepalive, and the
+/// session it is attached to after CONNECT. The task reads, decodes and
+/// handles packets in order; the session's deliveries come from the router
+/// through the client_link interface.
+///
+/// Lives on one shard, owned by its task (run()); the server lists it for
+/// shutdown.
+class connection final : public router::client_link {
+  public:
+    connection(rt::stream s, const config& settings, server& srv, std::uint64_t id);
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+    ~connection() override;
+
+    /// The whole life of the connection.
+    rt::task<void> run();
+    /// Ends the connection from outside (shutdown, takeover).
+    void shutdown() noexcept;
+
+    std::uint64_t id() const noexcept { return _id; }
+
+    // client_link.
+    std::size_t queued_bytes() const noexcept override;
+    void write_copy(std::span<const std::uint8_t> bytes) override;
+    void write_ref(std::span<const std::uint8_t> bytes, rt::keepalive keep) override;
+    void publish_stored(std::uint64_t ticket) override;
+    void taken_over() override;
+
+  private:
+    struct will {
+        std::string topic;
+        std::vector<std::uint8_t> payload;
+        mqtt::qos qos;
+        bool retain;
+    };
+    struct pending_ack {
+        std::uint64_t ticket;
+        mqtt::packet_id id;
+        mqtt::qos qos;
+        bool ready;
+    };
+
+    rt::task<bool> on_connect(const mqtt::connect& c);
+    bool on_packet(const mqtt::packet& p);
+    void on_publish(const mqtt::publish& p);
+    void on_pubrel(mqtt::packet_id id);
+    void on_subscribe(const mqtt::subscribe& s);
+    void on_unsubscribe(const mqtt::unsubscribe& u);
+    bool violation(std::string_view what);
+    void send(const mqtt::packet& p);
+    void flush_acks();
+    void on_timer() noexcept;
+    std::string describe() const;
+
+    rt::stream _stream;
+    const config& _config;
+    server& _server;
+    std::uint64_t _id;
+    mqtt::decoder _decoder;
+    router::session* _session = nullptr;
+    std::string _client_id;
+    std::optional<will> _will;
+    std::deque<pending_ack> _acks;
+    std::uint64_t _next_ticket = 1;
+    std::uint16_t _keep_alive = 0;
+    rt::time_point _last_packet;
+    rt::member_timer<connection, &connection::on_timer> _timer{this}; // CONNECT and keepalive
+    bool _closing = false;                                            // stop reading
+    bool _graceful = false; // DISCONNECT received: no will
+    bool _taken_over = false;
+};
+
+} // namespace zama::broker

@@ -1,0 +1,150 @@
+// zama: the MQTT broker program.
+
+#include "base/log.hpp"
+#include "broker/config.hpp"
+#include "broker/server.hpp"
+#include "broker/sys_topics.hpp"
+#include "router/router.hpp"
+#include "runtime/engine.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <memory>
+#include <sys/resource.h>
+#include <thread>
+#include <vector>
+
+using namespace zama;
+
+namespace {
+
+// Start-up state the shards share: shard 0 binds first (the port may be 0)
+// and publishes the port; a failure there stops every shard.
+struct startup {
+    std::atomic<int> port{-1}; // -1 unknown, 0 failed, else the bound port
+    std::atomic<bool> failed{false};
+};
+
+void set_up_logging(const broker::config& c) {
+    auto logger =
+        std::make_shared<spdlog::logger>("zama", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+    logger->set_level(spdlog::level::from_str(c.log_level));
+    logger->flush_on(spdlog::level::info);
+    spdlog::set_default_logger(logger);
+}
+
+router::router_config router_settings(const broker::config& c) {
+    router::router_config r;
+    r.partitions = c.partitions;
+    r.partition_log_bytes = c.partition_log_bytes;
+    r.max_inflight_messages = c.max_inflight_messages;
+    r.max_queued_bytes = c.max_queued_bytes;
+    r.queue_qos0_messages = c.queue_qos0_messages;
+    return r;
+}
+
+rt::task<void> shard_main(rt::shard_id id, const broker::config& c, startup& up,
+                          std::vector<std::unique_ptr<router::router>>& routers) {
+    rt::engine& e = rt::engine::local();
+    routers[id] = std::make_unique<router::router>(router_settings(c), id, e.size());
+    router::router::set_local(routers[id].get());
+    broker::server srv(c, *routers[id]);
+
+    if (id != 0) {
+        while (up.port.load() < 0) {
+            co_await rt::reactor::local().sleep_for(std::chrono::milliseconds(1));
+        }
+    }
+    const int wanted = id == 0 ? c.port : up.port.load();
+    std::optional<rt::listener> listening;
+    if (!up.failed.load()) {
+        auto addr = rt::socket_address::from(c.bind_address, static_cast<std::uint16_t>(wanted));
+        if (!addr) {
+            log::error("cannot listen: bind_address '{}' is not an IP address", c.bind_address);
+            up.failed = true;
+        } else if (auto l = rt::listener::open(*addr); !l) {
+            log::error("cannot listen on {}: {}", addr->to_string(),
+                       std::make_error_code(l.error()).message());
+            up.failed = true;
+        } else {
+            listening.emplace(std::move(*l));
+        }
+    }
+    if (id == 0) {
+        up.port = up.failed ? 0 : listening->local_address().port();
+        if (!up.failed) {
+            log::info("zama {} listening on {} ({} shards, {} partitions)", ZAMA_VERSION,
+                      listening->local_address().to_string(), e.size(), c.partitions);
+        }
+    }
+    if (up.failed) {
+        e.request_stop();
+        co_return;
+    }
+    rt::reactor::local().spawn(srv.serve(std::move(*listening)));
+    if (id == 0 && c.sys_interval.count() > 0) {
+        rt::reactor::local().spawn(broker::publish_sys_topics(c));
+    }
+    co_await e.stop_signal();
+    co_await srv.stop();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    auto cli = broker::parse_command_line(argc, argv);
+    if (!cli) {
+        std::fprintf(stderr, "zama: %s\n", cli.error().c_str());
+        return 2;
+    }
+    if (cli->exit_now) {
+        return cli->exit_code;
+    }
+    const broker::config& c = cli->settings;
+    set_up_logging(c);
+
+    // Signals: handled by one thread (sigwait), never by a shard.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    rlimit nofile{};
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+
+    rt::engine_options options;
+    options.shards = c.shards;
+    rt::engine e(options);
+    std::vector<std::unique_ptr<router::router>> routers(e.size());
+    startup up;
+    std::thread stopper([&] {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log::info("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        }
+        e.request_stop();
+    });
+    auto ran = e.run([&](rt::shard_id id) { return shard_main(id, c, up, routers); });
+    // Unblock the signal thread if the stop came from elsewhere.
+    pthread_kill(stopper.native_handle(), SIGTERM);
+    stopper.join();
+    if (!ran) {
+        log::error("cannot start: {}", ran.error().message);
+        return 1;
+    }
+    routers.clear();
+    if (up.failed) {
+        return 1;
+    }
+    log::info("stopped");
+    return 0;
+}

@@ -1,0 +1,352 @@
+// The router's delivery side: batches arrive from partition owners, are
+// matched against this shard's subscriptions, and each session delivers
+// from its cursor, within its in-flight window and queue bound.
+//
+// Rules:
+// - A session delivers a partition's records in offset order. When its
+//   window (QoS 1/2) or its queue is full it stops, keeps its cursor, and
+//   the partition is "lagging": catch_up() continues from the cursor when
+//   there is room, reading this shard's recent batches or, if they do not
+//   go back far enough, the owner's log.
+// - QoS 0 never waits: it goes now or is dropped (and counted) when the
+//   client's queue is over its bound.
+// - Small packets are copied into the connection's send queue (they then
+//   coalesce into few iovecs); large payloads are referenced in the shared
+//   batch, which a keepalive holds until written.
+
+#include "base/log.hpp"
+#include "mqtt/frame.hpp"
+#include "router/partitioner.hpp"
+#include "router/router.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace zama::router {
+namespace {
+
+// Up to this size a packet (or its prefix) is copied rather than referenced.
+constexpr std::size_t copy_limit = 256;
+
+rt::keepalive keep(const commitlog::batch_ptr& b) {
+    commitlog::batch_ptr copy = b;
+    return rt::keepalive(copy.leak(), [](void* p) noexcept {
+        static_cast<const commitlog::record_batch*>(p)->release();
+    });
+}
+
+mqtt::qos min_qos(std::uint8_t a, mqtt::qos b) {
+    return std::min(static_cast<mqtt::qos>(a), b);
+}
+
+// Writes a PUBLISH of record `r` with its own fixed header and packet id.
+void write_publish(client_link& link, const commitlog::batch_ptr& b, const commitlog::record& r,
+                   mqtt::qos qos, mqtt::packet_id id, bool dup, bool retain) {
+    const std::span<const std::uint8_t> topic = b->topic_field(r);
+    const std::span<const std::uint8_t> payload = b->payload(r);
+    const bool with_id = qos != mqtt::qos::at_most_once;
+    const std::size_t remaining = topic.size() + (with_id ? 2 : 0) + payload.size();
+    std::array<std::uint8_t, 5 + 2 + copy_limit> buf;
+    std::size_t n = mqtt::write_fixed_header(mqtt::publish_first_byte(qos, dup, retain),
+                                             static_cast<std::uint32_t>(remaining), buf.data());
+    if (n + topic.size() + 2 <= buf.size()) {
+        std::copy(topic.begin(), topic.end(), buf.data() + n);
+        n += topic.size();
+    } else {
+        link.write_copy({buf.data(), n});
+        link.write_ref(topic, keep(b));
+        n = 0;
+    }
+    if (with_id) {
+        buf[n++] = static_cast<std::uint8_t>(id.value() >> 8);
+        buf[n++] = static_cast<std::uint8_t>(id.value());
+    }
+    if (n + payload.size() <= buf.size()) {
+        std::copy(payload.begin(), payload.end(), buf.data() + n);
+        link.write_copy({buf.data(), n + payload.size()});
+    } else {
+        link.write_copy({buf.data(), n});
+        link.write_ref(payload, keep(b));
+    }
+}
+
+} // namespace
+
+void router::on_batch(commitlog::batch_ptr b) {
+    const std::uint32_t p = b->partition().value();
+    shard_tail& tail = _tails[p];
+    if (tail.batches.empty() && tail.complete_from == ~commitlog::offset{0}) {
+        tail.complete_from = b->base();
+    }
+    tail.bytes += b->bytes_size();
+    tail.batches.push_back(b);
+    while (tail.bytes > _config.shard_tail_bytes && tail.batches.size() > 1) {
+        tail.bytes -= tail.batches.front()->bytes_size();
+        tail.batches.pop_front();
+        tail.complete_from = std::max(tail.complete_from, tail.batches.front()->base());
+    }
+
+    // Which sessions want which records, one entry per record per session at
+    // the highest granted QoS (overlapping subscriptions deliver one copy).
+    absl::flat_hash_map<session*, std::vector<std::pair<std::uint32_t, mqtt::qos>>> matched;
+    for (std::uint32_t i = 0; i < b->size(); ++i) {
+        const std::string_view topic = b->topic(b->at(i));
+        auto add = [&](const std::vector<local_sub>& subs) {
+            for (const local_sub& ls : subs) {
+                auto& list = matched[ls.s];
+                if (!list.empty() && list.back().first == i) {
+                    list.back().second = std::max(list.back().second, ls.qos);
+                } else {
+                    list.emplace_back(i, ls.qos);
+                }
+            }
+        };
+        if (auto it = _exact.find(topic); it != _exact.end()) {
+            add(it->second);
+        }
+        _local_wildcards.match(topic, add);
+    }
+    for (auto& [s, records] : matched) {
+        offer(*s, b, records);
+    }
+}
+
+void router::offer(session& s, const commitlog::batch_ptr& b,
+                   const std::vector<std::pair<std::uint32_t, mqtt::qos>>& records) {
+    const std::uint32_t p = b->partition().value();
+    auto [it, created] = s.state().cursors.try_emplace(p, b->base());
+    if (!s.online()) {
+        return; // offline: the cursor holds the place; the log holds the messages
+    }
+    if (it->second < b->base() || s.lagging().contains(p)) {
+        s.lagging().insert(p);
+        catch_up(s);
+        return;
+    }
+    for (const auto& [index, granted] : records) {
+        const commitlog::record& r = b->at(index);
+        if (r.at < it->second) {
+            continue;
+        }
+        if (!deliver(s, b, index, min_qos(r.flags.qos, granted), false)) {
+            it->second = r.at;
+            s.lagging().insert(p);
+            return;
+        }
+    }
+    it->second = std::max(it->second, b->end());
+}
+
+bool router::deliver(session& s, const commitlog::batch_ptr& b, std::uint32_t index, mqtt::qos qos,
+                     bool retain) {
+    client_link& link = *s.link();
+    const commitlog::record& r = b->at(index);
+    const std::size_t over = _config.max_queued_bytes;
+    if (qos == mqtt::qos::at_most_once) {
+        if (link.queued_bytes() > over) {
+            ++s.dropped;
+            ++_stats.dropped;
+            return true;
+        }
+        const std::span<const std::uint8_t> packet = b->packet(r);
+        if (retain) {
+            write_publish(link, b, r, qos, mqtt::packet_id{0}, false, true);
+        } else if (packet.size() <= copy_limit) {
+            link.write_copy(packet);
+        } else {
+            link.write_ref(packet, keep(b));
+        }
+        ++_stats.messages_sent;
+        _stats.bytes_sent += r.payload_size;
+        return true;
+    }
+    if (s.state().outbound.size() >= _config.max_inflight_messages || link.queued_bytes() > over) {
+        return false;
+    }
+    const mqtt::packet_id id = s.next_packet_id();
+    write_publish(link, b, r, qos, id, false, retain);
+    s.state().outbound.push_back({id, qos, false, retain, b, index});
+    ++_stats.messages_sent;
+    _stats.bytes_sent += r.payload_size;
+    return true;
+}
+
+void router::catch_up(session& s) {
+    if (!s.online()) {
+        return;
+    }
+    drain_retained(s);
+    if (!s.retained_queue().empty()) {
+        return;
+    }
+    std::vector<std::uint32_t> lagging(s.lagging().begin(), s.lagging().end());
+    std::sort(lagging.begin(), lagging.end());
+    for (std::uint32_t p : lagging) {
+        if (!catch_up_partition(s, p)) {
+            return;
+        }
+    }
+    if (s.lagging().empty()) {
+        s.set_replaying_offline(false);
+    }
+}
+
+bool router::catch_up_partition(session& s, std::uint32_t p) {
+    if (auto f = s.fetched().find(p); f != s.fetched().end()) {
+        const std::vector<commitlog::batch_ptr> batches = std::move(f->second);
+        s.fetched().erase(f);
+        if (!deliver_from(s, p, batches)) {
+            // Blocked midway: the rest comes again from the tail or a new fetch.
+            return false;
+        }
+    }
+    if (s.fetching().contains(p)) {
+        return false;
+    }
+    const commitlog::offset cursor = s.state().cursors[p];
+    const shard_tail& tail = _tails[p];
+    const bool tail_covers =
+        tail.complete_from != ~commitlog::offset{0} && cursor >= tail.complete_from;
+    const auto synced = s.synced().find(p);
+    const bool owner_synced = synced != s.synced().end() && cursor >= synced->second;
+    if (!tail_covers && !owner_synced) {
+        // This shard's batches do not go back to the cursor: read the owner's log.
+        fetch(s, p, cursor);
+        return false;
+    }
+    if (!deliver_from(
+            s, p, std::vector<commitlog::batch_ptr>(tail.batches.begin(), tail.batches.end()))) {
+        return false;
+    }
+    s.lagging().erase(p);
+    return true;
+}
+
+bool router::deliver_from(session& s, std::uint32_t p,
+                          const std::vector<commitlog::batch_ptr>& batches) {
+    commitlog::offset& cursor = s.state().cursors[p];
+    // Offline backlog skips QoS 0 unless queue_qos0_messages asks otherwise.
+    const bool skip_qos0 = s.replaying_offline() && !_config.queue_qos0_messages;
+    for (const commitlog::batch_ptr& b : batches) {
+        if (b->end() <= cursor) {
+            continue;
+        }
+        for (commitlog::offset at = std::max(cursor, b->base()); at < b->end(); ++at) {
+            const commitlog::record& r = b->by_offset(at);
+            const auto granted = s.granted(b->topic(r));
+            if (!granted) {
+                continue;
+            }
+            const mqtt::qos qos = min_qos(r.flags.qos, *granted);
+            if (qos == mqtt::qos::at_most_once && skip_qos0) {
+                continue;
+            }
+            if (!deliver(s, b, static_cast<std::uint32_t>(at - b->base()), qos, false)) {
+                cursor = at;
+                return false;
+            }
+        }
+        cursor = b->end();
+    }
+    return true;
+}
+
+void router::fetch(session& s, std::uint32_t p, commitlog::offset from) {
+    s.fetching().insert(p);
+    rt::reactor::local().spawn([](router* self, std::string id, std::uint64_t expected,
+                                  std::uint32_t partition,
+                                  commitlog::offset start) -> rt::task<void> {
+        auto read = [partition, start] { return router::local().read_log(partition, start); };
+        const rt::shard_id owner = owner_of(commitlog::partition_id{partition}, self->_shards);
+        log_read got = co_await rt::engine::local().submit_to(owner, std::move(read));
+        // The session may have ended or moved meanwhile.
+        auto it = self->_sessions.find(id);
+        if (it == self->_sessions.end() || it->second->generation() != expected) {
+            co_return;
+        }
+        session& sess = *it->second;
+        sess.fetching().erase(partition);
+        commitlog::offset& cursor = sess.state().cursors[partition];
+        if (got.start > cursor) {
+            const commitlog::offset lost = got.start - cursor;
+            sess.lost += lost;
+            self->_stats.lost += lost;
+            zama::log::warn("client {}: {} messages of partition {} left the log before delivery",
+                            id, lost, partition);
+            cursor = got.start;
+        }
+        // Read up to the owner's end: from there on, what this shard
+        // receives is complete for the session's filters (its interest was
+        // registered before this read, on the same channel).
+        const commitlog::offset last = got.batches.empty() ? cursor : got.batches.back()->end();
+        if (last >= got.end) {
+            sess.synced()[partition] = got.end;
+        }
+        sess.fetched()[partition] = std::move(got.batches);
+        self->catch_up(sess);
+    }(this, s.client_id(), s.generation(), p, from));
+}
+
+void router::drain_retained(session& s) {
+    auto& queue = s.retained_queue();
+    while (!queue.empty()) {
+        pending_retained& front = queue.front();
+        if (!deliver(s, front.batch, front.index, front.qos, true)) {
+            return;
+        }
+        queue.pop_front();
+    }
+}
+
+void router::resend_inflight(session& s) {
+    client_link& link = *s.link();
+    for (const inflight& f : s.state().outbound) {
+        if (f.released) {
+            const std::array<std::uint8_t, 4> pubrel{0x62, 0x02,
+                                                     static_cast<std::uint8_t>(f.id.value() >> 8),
+                                                     static_cast<std::uint8_t>(f.id.value())};
+            link.write_copy(pubrel);
+        } else {
+            // Re-delivery sets DUP (MQTT-3.3.1-1).
+            write_publish(link, f.batch, f.batch->at(f.index), f.qos, f.id, true, f.retain);
+        }
+    }
+}
+
+void router::puback(session& s, mqtt::packet_id id) {
+    auto& out = s.state().outbound;
+    auto it = std::find_if(out.begin(), out.end(), [id](const inflight& f) {
+        return f.id == id && f.qos == mqtt::qos::at_least_once;
+    });
+    if (it != out.end()) {
+        out.erase(it);
+        catch_up(s);
+    }
+}
+
+bool router::pubrec(session& s, mqtt::packet_id id) {
+    for (inflight& f : s.state().outbound) {
+        if (f.id == id && f.qos == mqtt::qos::exactly_once) {
+            f.released = true;
+            f.batch = {}; // the message is delivered; only the id remains
+            return true;
+        }
+    }
+    return true; // unknown id: PUBREL anyway, so the client can finish
+}
+
+void router::pubcomp(session& s, mqtt::packet_id id) {
+    auto& out = s.state().outbound;
+    auto it = std::find_if(out.begin(), out.end(),
+                           [id](const inflight& f) { return f.id == id && f.released; });
+    if (it != out.end()) {
+        out.erase(it);
+        catch_up(s);
+    }
+}
+
+void router::writable(session& s) {
+    catch_up(s);
+}
+
+} // namespace zama::router

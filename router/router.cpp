@@ -1,0 +1,298 @@
+// The router's publishing side: appends travel to the partition's owner in
+// one message per owner per loop turn; the owner seals one batch per
+// partition per turn, fans it out and acknowledges.
+
+#include "router/router.hpp"
+
+#include "base/vassert.hpp"
+#include "mqtt/frame.hpp"
+#include "router/partitioner.hpp"
+
+#include <cstring>
+
+namespace zama::router {
+namespace {
+
+thread_local router* t_router = nullptr;
+
+// An append request in a publisher shard's per-owner buffer:
+//   u32 partition | u8 flags (qos | retain << 2) | u64 link key | u64 ticket
+//   | u16 topic length | topic | u32 payload length | payload
+// (host byte order: it never leaves the process).
+constexpr std::size_t request_header = 4 + 1 + 8 + 8 + 2;
+
+template <typename T>
+void put(std::vector<std::uint8_t>& out, T v) {
+    const std::size_t at = out.size();
+    out.resize(at + sizeof v);
+    std::memcpy(out.data() + at, &v, sizeof v);
+}
+
+template <typename T>
+T take(const std::uint8_t*& p) {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    p += sizeof v;
+    return v;
+}
+
+} // namespace
+
+router::router(router_config config, rt::shard_id self, unsigned shards)
+    : _config(config)
+    , _self(self)
+    , _shards(shards) {
+    ZAMA_ASSERT(shards >= 1 && shards <= 64, "1 to 64 shards");
+    _owned.resize(_config.partitions);
+    for (std::uint32_t p = 0; p < _config.partitions; ++p) {
+        if (owner_of(commitlog::partition_id{p}, shards) == self) {
+            _owned[p] = std::make_unique<owned_partition>(commitlog::partition_id{p},
+                                                          _config.partition_log_bytes);
+            _owned[p]->acks.resize(shards);
+        }
+    }
+    _tails.resize(_config.partitions);
+    _outgoing.resize(shards);
+    _pending_bytes.assign(shards, 0);
+}
+
+router::~router() = default;
+
+router& router::local() noexcept {
+    ZAMA_ASSERT(t_router != nullptr, "no router on this thread");
+    return *t_router;
+}
+
+void router::set_local(router* r) noexcept {
+    t_router = r;
+}
+
+router::owned_partition& router::owned(commitlog::partition_id p) {
+    ZAMA_ASSERT(_owned[p.value()] != nullptr, "partition not owned by this shard");
+    return *_owned[p.value()];
+}
+
+std::uint64_t router::link_key(client_link* link) {
+    auto [it, inserted] = _link_keys.try_emplace(link, _next_link_key);
+    if (inserted) {
+        _links.emplace(_next_link_key++, link);
+    }
+    return it->second;
+}
+
+void router::publish(const mqtt::publish& p, client_link* link, std::uint64_t ticket) {
+    ++_stats.messages_received;
+    _stats.bytes_received += p.payload.size();
+    const commitlog::partition_id partition = partition_of(p.topic, _config.partitions);
+    const rt::shard_id owner = owner_of(partition, _shards);
+    const commitlog::record_flags flags{static_cast<std::uint8_t>(p.qos), p.retain};
+    const std::uint64_t key =
+        p.qos != mqtt::qos::at_most_once && link != nullptr ? link_key(link) : 0;
+    if (owner == _self) {
+        append_local(partition, p.topic, p.payload, flags, _self, key, ticket);
+        return;
+    }
+    std::vector<std::uint8_t>& out = _outgoing[owner];
+    out.reserve(out.size() + request_header + p.topic.size() + 4 + p.payload.size());
+    put<std::uint32_t>(out, partition.value());
+    put<std::uint8_t>(out, static_cast<std::uint8_t>(flags.qos | (flags.retain ? 4 : 0)));
+    put<std::uint64_t>(out, key);
+    put<std::uint64_t>(out, ticket);
+    put<std::uint16_t>(out, static_cast<std::uint16_t>(p.topic.size()));
+    out.insert(out.end(), p.topic.begin(), p.topic.end());
+    put<std::uint32_t>(out, static_cast<std::uint32_t>(p.payload.size()));
+    out.insert(out.end(), p.payload.begin(), p.payload.end());
+    if (!_hooked) {
+        _hooked = true;
+        rt::reactor::local().defer_to_end_of_turn(*this);
+    }
+}
+
+bool router::publish_blocked() const noexcept {
+    for (rt::shard_id o = 0; o < _shards; ++o) {
+        if (_pending_bytes[o] + _outgoing[o].size() > _config.max_pending_append_bytes) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void router::apply_appends(rt::shard_id from, std::vector<std::uint8_t> requests) {
+    const std::uint8_t* p = requests.data();
+    const std::uint8_t* end = p + requests.size();
+    while (p < end) {
+        const auto partition = take<std::uint32_t>(p);
+        const auto bits = take<std::uint8_t>(p);
+        const auto key = take<std::uint64_t>(p);
+        const auto ticket = take<std::uint64_t>(p);
+        const auto topic_size = take<std::uint16_t>(p);
+        const std::string_view topic(reinterpret_cast<const char*>(p), topic_size);
+        p += topic_size;
+        const auto payload_size = take<std::uint32_t>(p);
+        const std::span<const std::uint8_t> payload(p, payload_size);
+        p += payload_size;
+        append_local(commitlog::partition_id{partition}, topic, payload,
+                     {static_cast<std::uint8_t>(bits & 3), (bits & 4) != 0}, from, key, ticket);
+    }
+    const std::size_t bytes = requests.size();
+    rt::engine::local().post(
+        from, [owner = _self, bytes] { router::local().appends_done(owner, bytes); });
+}
+
+void router::appends_done(rt::shard_id owner, std::size_t bytes) {
+    _pending_bytes[owner] -= bytes;
+    if (!publish_blocked()) {
+        for (auto h : _room_waiters) {
+            rt::reactor::local().schedule(h);
+        }
+        _room_waiters.clear();
+    }
+}
+
+void router::append_local(commitlog::partition_id p, std::string_view topic,
+                          std::span<const std::uint8_t> payload, commitlog::record_flags flags,
+                          rt::shard_id origin, std::uint64_t key, std::uint64_t ticket) {
+    owned_partition& op = owned(p);
+    if (!op.open) {
+        op.open = op.log.open();
+        _open.push_back(&op);
+        if (!_hooked) {
+            _hooked = true;
+            rt::reactor::local().defer_to_end_of_turn(*this);
+        }
+    }
+    const commitlog::offset at = op.open->append(topic, payload, flags);
+    if (flags.retain) {
+        // A retained message replaces the topic's; an empty one deletes it
+        // (MQTT-3.3.1-10, -11) but is still delivered as usual.
+        topic_entry& e = this->topic(op, topic);
+        if (e.retained) {
+            --_stats.retained;
+        }
+        if (payload.empty()) {
+            e.retained = {};
+        } else {
+            e.retained = op.open;
+            e.retained_index = static_cast<std::uint32_t>(at - op.open->base());
+            ++_stats.retained;
+        }
+    }
+    if (key != 0) {
+        op.acks[origin].emplace_back(key, ticket);
+    }
+}
+
+void router::end_of_turn() noexcept {
+    _hooked = false;
+    for (rt::shard_id owner = 0; owner < _shards; ++owner) {
+        if (_outgoing[owner].empty()) {
+            continue;
+        }
+        _pending_bytes[owner] += _outgoing[owner].size();
+        rt::engine::local().post(owner,
+                                 [from = _self, requests = std::move(_outgoing[owner])]() mutable {
+                                     router::local().apply_appends(from, std::move(requests));
+                                 });
+        _outgoing[owner] = {};
+    }
+    // Appends that arrived from other shards in this turn were made after
+    // the loop polled its channels, so sealing here covers them too.
+    std::vector<owned_partition*> open;
+    open.swap(_open);
+    for (owned_partition* op : open) {
+        seal(*op);
+    }
+}
+
+void router::seal(owned_partition& op) {
+    commitlog::batch_ptr b = std::move(op.open);
+    op.open = {};
+    // Every record gets the fixed header of a live QoS 0 delivery (no DUP,
+    // no RETAIN, MQTT-3.3.1-9): its packet is then shared as it is.
+    std::uint64_t shards = 0;
+    for (std::size_t i = 0; i < b->size(); ++i) {
+        const commitlog::record& r = b->at(i);
+        const std::size_t remaining =
+            mqtt::publish_remaining_length(r.topic_size, r.payload_size, mqtt::qos::at_most_once);
+        std::uint8_t header[5];
+        const std::size_t n = mqtt::write_fixed_header(
+            mqtt::publish_first_byte(mqtt::qos::at_most_once, false, false),
+            static_cast<std::uint32_t>(remaining), header);
+        b->set_header(i, {header, n});
+        shards |= interested_shards(op, b->topic(r));
+    }
+    op.log.append(b);
+    for (rt::shard_id s = 0; s < _shards; ++s) {
+        if ((shards & (std::uint64_t{1} << s)) == 0) {
+            continue;
+        }
+        if (s == _self) {
+            on_batch(b);
+        } else {
+            rt::engine::local().post(s, [b] { router::local().on_batch(b); });
+        }
+    }
+    for (rt::shard_id origin = 0; origin < _shards; ++origin) {
+        auto& acks = op.acks[origin];
+        if (acks.empty()) {
+            continue;
+        }
+        if (origin == _self) {
+            apply_acks(std::move(acks));
+        } else {
+            rt::engine::local().post(origin, [list = std::move(acks)]() mutable {
+                router::local().apply_acks(std::move(list));
+            });
+        }
+        acks = {};
+    }
+}
+
+void router::apply_acks(std::vector<std::pair<std::uint64_t, std::uint64_t>> acks) {
+    for (const auto& [key, ticket] : acks) {
+        if (auto it = _links.find(key); it != _links.end()) {
+            it->second->publish_stored(ticket);
+        }
+    }
+}
+
+router::topic_entry& router::topic(owned_partition& op, std::string_view name) {
+    if (auto it = op.topics.find(name); it != op.topics.end()) {
+        return it->second;
+    }
+    if (op.topics.size() >= _config.topic_cache_entries) {
+        trim_topics(op);
+    }
+    return op.topics[std::string(name)];
+}
+
+// Topics held only as a cache of wildcard matching are dropped when the
+// table is full; those with subscribers or a retained message stay.
+void router::trim_topics(owned_partition& op) {
+    absl::erase_if(op.topics,
+                   [](const auto& kv) { return kv.second.exact == 0 && !kv.second.retained; });
+}
+
+std::uint64_t router::interested_shards(owned_partition& op, std::string_view name) {
+    topic_entry& e = topic(op, name);
+    if (e.wildcard_epoch != _wildcard_epoch) {
+        std::uint64_t mask = 0;
+        _wildcards.match(name, [&mask](std::uint64_t& shards) { mask |= shards; });
+        e.wildcard = mask;
+        e.wildcard_epoch = _wildcard_epoch;
+    }
+    return e.exact | e.wildcard;
+}
+
+router::log_read router::read_log(std::uint32_t partition, commitlog::offset from) {
+    owned_partition& op = owned(commitlog::partition_id{partition});
+    return {op.log.start(), op.log.end(), op.log.read(from, 64)};
+}
+
+router_stats router::stats() const {
+    router_stats s = _stats;
+    s.sessions = _sessions.size();
+    return s;
+}
+
+} // namespace zama::router

@@ -1,0 +1,253 @@
+#pragma once
+
+#include "base/string_map.hpp"
+#include "commitlog/memory_log.hpp"
+#include "mqtt/packet.hpp"
+#include "router/filter_trie.hpp"
+#include "router/session.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/reactor.hpp"
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/node_hash_map.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace zama::router {
+
+struct router_config {
+    std::uint32_t partitions = 64;
+    std::size_t partition_log_bytes = 64u << 20; // in-memory tail of each partition
+    std::size_t shard_tail_bytes = 64u << 20;    // batches a subscriber shard keeps per partition
+    std::size_t max_inflight_messages = 20;      // outbound QoS 1/2 per client
+    std::size_t max_queued_bytes = 1u << 20;     // per client send backlog
+    bool queue_qos0_messages = false;            // QoS 0 to offline persistent sessions
+    std::size_t max_pending_append_bytes = 8u << 20; // per owner shard, before publishers wait
+    std::size_t topic_cache_entries = 1u << 16;      // per shard, topics without interest or retain
+};
+
+struct router_stats {
+    std::uint64_t messages_received = 0; // PUBLISH accepted from clients (and wills)
+    std::uint64_t messages_sent = 0;     // PUBLISH written to clients
+    std::uint64_t bytes_received = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t dropped = 0;  // QoS 0 dropped at a client's queue bound
+    std::uint64_t lost = 0;     // messages gone from a log before delivery
+    std::uint64_t retained = 0; // retained messages held by this shard's partitions
+    std::uint64_t clients_connected = 0;
+    std::uint64_t sessions = 0; // sessions homed here, online or not
+    std::uint64_t subscriptions = 0;
+};
+
+/// What attach() found for a CONNECT.
+struct attach_result {
+    session* s = nullptr;
+    bool session_present = false;
+};
+
+/// The router of one shard: MQTT routing semantics, no sockets.
+///
+/// - As the owner of partitions p with p % shards == this shard, it appends
+///   accepted PUBLISHes to their logs (one batch per partition per loop
+///   turn), keeps their retained messages and their topics' interest (which
+///   shards subscribe), and fans each sealed batch out to the interested
+///   shards as a shared pointer.
+/// - As a subscriber shard, it holds the sessions homed here, their
+///   subscriptions, and the recent batches of each partition it received;
+///   sessions are cursors into them.
+/// - As the registry shard for client ids hashing here, it knows where each
+///   client's session lives and serialises takeovers.
+///
+/// One per shard, created and used on that shard's thread (local()); other
+/// shards reach it only through engine messages.
+class router final : public rt::turn_hook {
+  public:
+    router(router_config config, rt::shard_id self, unsigned shards);
+    router(const router&) = delete;
+    router& operator=(const router&) = delete;
+    ~router() override;
+
+    /// The router of the calling shard.
+    static router& local() noexcept;
+    static void set_local(router* r) noexcept;
+
+    const router_config& config() const noexcept { return _config; }
+    rt::shard_id self() const noexcept { return _self; }
+    unsigned shards() const noexcept { return _shards; }
+
+    // --- Connections (publisher and subscriber side) ---------------------------
+
+    /// CONNECT: claims the client id (taking over any other connection with
+    /// it, on any shard) and returns the session, resumed or new.
+    rt::task<attach_result> attach(std::string client_id, bool clean, client_link* link);
+    /// The connection is gone. A clean session ends; a persistent one stays
+    /// here offline, keeping its subscriptions and cursors.
+    void detach(session& s) noexcept;
+
+    /// A client's PUBLISH (or a will). For QoS 1/2 the link's
+    /// publish_stored(ticket) is called once the message is stored.
+    void publish(const mqtt::publish& p, client_link* link, std::uint64_t ticket);
+    /// True while this shard has too much sent to one partition owner that
+    /// is not yet appended: publishers should stop reading until room().
+    bool publish_blocked() const noexcept;
+    /// co_await room(): resumes once publish_blocked() is false.
+    auto room() noexcept;
+
+    /// SUBSCRIBE: returns the SUBACK codes; retained messages follow.
+    std::vector<std::uint8_t> subscribe(session& s, const mqtt::subscription_list& list);
+    void unsubscribe(session& s, const mqtt::filter_list& list);
+
+    // Acknowledgements of outbound messages from the client.
+    void puback(session& s, mqtt::packet_id id);
+    /// PUBREC: returns true if the id was in flight (send PUBREL then).
+    bool pubrec(session& s, mqtt::packet_id id);
+    void pubcomp(session& s, mqtt::packet_id id);
+    /// The link's queue drained: deliver what waits.
+    void writable(session& s);
+
+    router_stats stats() const;
+    router_stats& counters() noexcept { return _stats; }
+
+    // --- Cross-shard entry points (run on this shard by engine messages) -------
+
+    void apply_appends(rt::shard_id from, std::vector<std::uint8_t> requests);
+    void appends_done(rt::shard_id owner, std::size_t bytes);
+    void apply_acks(std::vector<std::pair<std::uint64_t, std::uint64_t>> acks);
+    void on_batch(commitlog::batch_ptr batch);
+    void interest(std::string topic, rt::shard_id shard, bool add);
+    void wildcard_interest(std::string filter, rt::shard_id shard, bool add);
+    std::vector<pending_retained> retained_matching(std::string filter, bool exact);
+    struct log_read {
+        commitlog::offset start = 0; // the log's first offset
+        commitlog::offset end = 0;   // one past its last
+        std::vector<commitlog::batch_ptr> batches;
+    };
+    log_read read_log(std::uint32_t partition, commitlog::offset from);
+    rt::task<std::optional<session_state>> claim(std::string client_id, rt::shard_id to,
+                                                 bool clean);
+    void claim_done(const std::string& client_id);
+    void forget(const std::string& client_id, rt::shard_id from);
+    std::optional<session_state> release_session(const std::string& client_id, bool keep);
+    /// After CONNACK: resend what was in flight (DUP), then the backlog.
+    void resume(session& s);
+
+    void end_of_turn() noexcept override;
+
+  private:
+    // Owner side: one partition.
+    struct topic_entry {
+        std::uint64_t exact = 0;    // shards with an exact subscription to the topic
+        std::uint64_t wildcard = 0; // shards with a matching wildcard filter (cached)
+        std::uint64_t wildcard_epoch = 0;
+        commitlog::batch_ptr retained; // with retained_index: the retained message
+        std::uint32_t retained_index = 0;
+    };
+    struct owned_partition {
+        explicit owned_partition(commitlog::partition_id p, std::size_t bytes)
+            : log(p, bytes) {}
+        commitlog::memory_log log;
+        commitlog::batch_ptr open; // this turn's batch
+        string_map<topic_entry> topics;
+        std::vector<std::vector<std::pair<std::uint64_t, std::uint64_t>>> acks; // per origin shard
+    };
+    // Subscriber side: the batches of one partition this shard received.
+    struct shard_tail {
+        std::deque<commitlog::batch_ptr> batches;
+        std::size_t bytes = 0;
+        // Every batch relevant to this shard from here on is in `batches`.
+        commitlog::offset complete_from = ~commitlog::offset{0};
+    };
+    struct local_sub {
+        session* s;
+        mqtt::qos qos;
+    };
+    static constexpr rt::shard_id no_shard = ~rt::shard_id{0};
+    struct registry_entry {
+        rt::shard_id shard = no_shard;
+        bool busy = false;
+        std::deque<std::coroutine_handle<>> waiting;
+    };
+
+    // Publishing (router.cpp).
+    void append_local(commitlog::partition_id p, std::string_view topic,
+                      std::span<const std::uint8_t> payload, commitlog::record_flags flags,
+                      rt::shard_id origin, std::uint64_t link_key, std::uint64_t ticket);
+    void seal(owned_partition& op);
+    std::uint64_t interested_shards(owned_partition& op, std::string_view topic);
+    topic_entry& topic(owned_partition& op, std::string_view name);
+    void trim_topics(owned_partition& op);
+    owned_partition& owned(commitlog::partition_id p);
+
+    // Delivery (delivery.cpp).
+    void offer(session& s, const commitlog::batch_ptr& b,
+               const std::vector<std::pair<std::uint32_t, mqtt::qos>>& records);
+    bool deliver(session& s, const commitlog::batch_ptr& b, std::uint32_t index, mqtt::qos qos,
+                 bool retain);
+    void catch_up(session& s);
+    bool catch_up_partition(session& s, std::uint32_t p);
+    bool deliver_from(session& s, std::uint32_t p,
+                      const std::vector<commitlog::batch_ptr>& batches);
+    void fetch(session& s, std::uint32_t p, commitlog::offset from);
+    void resend_inflight(session& s);
+    void drain_retained(session& s);
+
+    // Subscriptions (subscriptions.cpp).
+    void add_local(session& s, const std::string& filter, mqtt::qos qos);
+    void remove_local(session& s, const std::string& filter);
+    void reset_tails(std::string_view filter);
+    void fetch_retained(session& s, std::string filter, mqtt::qos granted);
+
+    // Sessions (sessions.cpp).
+    session* install(session_state st, client_link* link);
+    void drop_session(session& s) noexcept;
+    rt::shard_id registry_shard(std::string_view client_id) const noexcept;
+
+    std::uint64_t link_key(client_link* link);
+
+    router_config _config;
+    rt::shard_id _self;
+    unsigned _shards;
+
+    // Owner side.
+    std::vector<std::unique_ptr<owned_partition>> _owned; // by partition id (others null)
+    std::vector<owned_partition*> _open;                  // partitions with a batch this turn
+    filter_trie<std::uint64_t> _wildcards;                // every shard's wildcard filters
+    std::uint64_t _wildcard_epoch = 1;
+
+    // Publisher side: appends for other owners, sent at the end of the turn.
+    std::vector<std::vector<std::uint8_t>> _outgoing; // per owner shard
+    std::vector<std::size_t> _pending_bytes;          // per owner: sent, not yet appended
+    std::vector<std::coroutine_handle<>> _room_waiters;
+    absl::flat_hash_map<std::uint64_t, client_link*> _links;
+    absl::flat_hash_map<client_link*, std::uint64_t> _link_keys;
+    std::uint64_t _next_link_key = 1;
+
+    // Subscriber side.
+    string_map<std::unique_ptr<session>> _sessions;
+    string_map<std::vector<local_sub>> _exact;
+    filter_trie<std::vector<local_sub>> _local_wildcards;
+    std::vector<shard_tail> _tails; // by partition
+
+    // Registry side (node map: entries stay put while a claim awaits).
+    string_node_map<registry_entry> _registry;
+    std::uint64_t _next_generation = 1;
+
+    router_stats _stats;
+    bool _hooked = false;
+};
+
+inline auto router::room() noexcept {
+    struct awaiter {
+        router* r;
+        bool await_ready() const noexcept { return !r->publish_blocked(); }
+        void await_suspend(std::coroutine_handle<> h) { r->_room_waiters.push_back(h); }
+        void await_resume() const noexcept {}
+    };
+    return awaiter{this};
+}
+
+} // namespace zama::router

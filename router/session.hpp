@@ -1,0 +1,139 @@
+#pragma once
+
+#include "commitlog/record_batch.hpp"
+#include "mqtt/packet.hpp"
+#include "runtime/keepalive.hpp"
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace zama::router {
+
+/// What a session needs from the connection it is attached to: a way to
+/// send bytes, and to be told about its client's publishes and takeover.
+/// Implemented by the broker's connection; the router knows no sockets.
+class client_link {
+  public:
+    virtual ~client_link() = default;
+
+    /// Bytes queued for the client and not yet written.
+    virtual std::size_t queued_bytes() const noexcept = 0;
+    virtual void write_copy(std::span<const std::uint8_t> bytes) = 0;
+    virtual void write_ref(std::span<const std::uint8_t> bytes, rt::keepalive keep) = 0;
+
+    /// The client's QoS 1/2 PUBLISH with this ticket is stored: its PUBACK
+    /// or PUBREC may go (the link keeps them in receive order).
+    virtual void publish_stored(std::uint64_t ticket) = 0;
+    /// Another connection took this client id: close (an abnormal close,
+    /// so the will is published).
+    virtual void taken_over() = 0;
+};
+
+struct subscription {
+    std::string filter;
+    mqtt::qos qos = mqtt::qos::at_most_once;
+};
+
+/// An outbound QoS 1/2 message not yet fully acknowledged.
+struct inflight {
+    mqtt::packet_id id;
+    mqtt::qos qos = mqtt::qos::at_least_once;
+    bool released = false; // QoS 2: PUBREC came, PUBREL sent, waiting for PUBCOMP
+    bool retain = false;   // sent as a retained message (on subscribe)
+    commitlog::batch_ptr batch;
+    std::uint32_t index = 0; // the record in `batch`
+};
+
+/// A retained message found on subscribe, waiting for room in the window.
+struct pending_retained {
+    commitlog::batch_ptr batch;
+    std::uint32_t index = 0;
+    mqtt::qos qos = mqtt::qos::at_most_once; // min(published, granted)
+};
+
+/// A session's state without its attachments: what moves between shards
+/// when a client reconnects elsewhere, and (later) what the commit log
+/// persists. Batches are shared by reference, never copied.
+struct session_state {
+    std::string client_id;
+    bool clean = true;
+    std::vector<subscription> subscriptions;
+    /// Per partition: the next offset to deliver. A session holds cursors,
+    /// not messages: what it has not received is still in the log.
+    absl::flat_hash_map<std::uint32_t, commitlog::offset> cursors;
+    std::deque<inflight> outbound;                      // in send order
+    absl::flat_hash_set<std::uint16_t> awaiting_pubrel; // inbound QoS 2 ids stored, PUBREL pending
+    std::uint16_t next_id = 1;
+};
+
+/// A session on its home shard: its state, the connection it is attached
+/// to (if any), and delivery bookkeeping.
+///
+/// Owned by the router of the shard where its client last connected;
+/// single-threaded.
+class session {
+  public:
+    session(session_state s, std::uint64_t generation) noexcept
+        : _state(std::move(s))
+        , _generation(generation) {}
+
+    /// Unique per router: tells a session from a later one of the same
+    /// client (replies to async requests check it).
+    std::uint64_t generation() const noexcept { return _generation; }
+
+    const std::string& client_id() const noexcept { return _state.client_id; }
+    bool clean() const noexcept { return _state.clean; }
+    session_state& state() noexcept { return _state; }
+
+    client_link* link() const noexcept { return _link; }
+    bool online() const noexcept { return _link != nullptr; }
+    void attach(client_link* l) noexcept { _link = l; }
+    void detach() noexcept { _link = nullptr; }
+
+    /// The highest QoS among this session's filters matching `topic`, if any.
+    std::optional<mqtt::qos> granted(std::string_view topic) const noexcept;
+
+    /// A free outbound packet id.
+    mqtt::packet_id next_packet_id() noexcept;
+
+    /// Partitions where delivery stopped at the window or queue bound and
+    /// must continue from the cursor.
+    absl::flat_hash_set<std::uint32_t>& lagging() noexcept { return _lagging; }
+    /// Batches fetched from a partition's owner for catching up.
+    absl::flat_hash_map<std::uint32_t, std::vector<commitlog::batch_ptr>>& fetched() noexcept {
+        return _fetched;
+    }
+    absl::flat_hash_set<std::uint32_t>& fetching() noexcept { return _fetching; }
+    /// Per partition: the owner's log end when the session last read up to
+    /// it. From there on, this shard's batches have every relevant record.
+    absl::flat_hash_map<std::uint32_t, commitlog::offset>& synced() noexcept { return _synced; }
+
+    std::deque<pending_retained>& retained_queue() noexcept { return _retained; }
+
+    /// Set while the client reconnects and its offline backlog is replayed.
+    bool replaying_offline() const noexcept { return _offline_replay; }
+    void set_replaying_offline(bool v) noexcept { _offline_replay = v; }
+
+    std::uint64_t dropped = 0; // QoS 0 messages dropped at the queue bound
+    std::uint64_t lost = 0;    // messages gone from the log before delivery
+
+  private:
+    session_state _state;
+    std::uint64_t _generation;
+    client_link* _link = nullptr;
+    absl::flat_hash_set<std::uint32_t> _lagging;
+    absl::flat_hash_map<std::uint32_t, std::vector<commitlog::batch_ptr>> _fetched;
+    absl::flat_hash_set<std::uint32_t> _fetching;
+    absl::flat_hash_map<std::uint32_t, commitlog::offset> _synced;
+    std::deque<pending_retained> _retained;
+    bool _offline_replay = false;
+};
+
+} // namespace zama::router
