@@ -204,6 +204,7 @@ class router final : public rt::turn_hook {
     // Sessions (sessions.cpp).
     session* install(session_state st, client_link* link);
     void drop_session(session& s) noexcept;
+    void unindex(session& s) noexcept;
     rt::shard_id registry_shard(std::string_view client_id) const noexcept;
 
     std::uint64_t link_key(client_link* link);

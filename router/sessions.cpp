@@ -107,15 +107,21 @@ std::optional<session_state> router::release_session(const std::string& client_i
                         client_id);
         link->taken_over();
     }
+    // Out of the index first (it needs the subscriptions), then the state
+    // moves, then the session goes.
+    unindex(s);
     std::optional<session_state> out;
     if (keep) {
         out = std::move(s.state());
     }
-    drop_session(s);
+    _sessions.erase(it);
     return out;
 }
 
 session* router::install(session_state st, client_link* link) {
+    if (auto old = _sessions.find(st.client_id); old != _sessions.end()) {
+        drop_session(*old->second); // the registry handed it over already
+    }
     auto owned = std::make_unique<session>(std::move(st), _next_generation++);
     session* s = owned.get();
     for (const subscription& sub : s->state().subscriptions) {
@@ -171,7 +177,8 @@ void router::detach(session& s) noexcept {
     }
 }
 
-void router::drop_session(session& s) noexcept {
+// Takes a session out of this shard's indexes: its link and its filters.
+void router::unindex(session& s) noexcept {
     if (s.link() != nullptr) {
         if (auto it = _link_keys.find(s.link()); it != _link_keys.end()) {
             _links.erase(it->second);
@@ -184,6 +191,10 @@ void router::drop_session(session& s) noexcept {
         remove_local(s, sub.filter);
         --_stats.subscriptions;
     }
+}
+
+void router::drop_session(session& s) noexcept {
+    unindex(s);
     _sessions.erase(s.client_id());
 }
 

@@ -68,6 +68,7 @@ struct engine::shard : turn_hook {
     bool main_done = false;
     std::optional<time_point> drain_started;
     std::uint64_t delivered = 0;
+    std::size_t awaiting_replies = 0; // submit_to() calls waiting for their answer
     std::thread thread;
 
     void mark_wake(shard_id to) {
@@ -130,6 +131,14 @@ bool engine::stop_requested() const noexcept {
 
 std::uint64_t engine::delivered() const noexcept {
     return _shards[t_shard]->delivered;
+}
+
+void engine::expect_reply() noexcept {
+    ++_shards[t_shard]->awaiting_replies;
+}
+
+void engine::got_reply() noexcept {
+    --_shards[t_shard]->awaiting_replies;
 }
 
 void engine::request_stop() noexcept {
@@ -273,7 +282,7 @@ bool engine::finished(shard& s) {
     for (const auto& q : s.outbound) {
         outbound_empty &= q.empty();
     }
-    if (!outbound_empty || !inbound_empty(s) || !s.r->idle()) {
+    if (!outbound_empty || !inbound_empty(s) || !s.r->idle() || s.awaiting_replies != 0) {
         return false;
     }
     if (s.r->in_flight() == 0) {

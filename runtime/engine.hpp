@@ -46,8 +46,9 @@ struct engine_options {
 ///
 /// Stopping: request_stop() resumes every shard's stop_requested() waiters.
 /// A shard's loop ends once its main task has finished, every main task
-/// has finished, and it has no I/O in flight, no ready task and nothing in
-/// its channels in or out. Threads are then joined.
+/// has finished, and it has no I/O in flight, no ready task, no submit_to()
+/// waiting for its reply and nothing in its channels in or out. Threads are
+/// then joined.
 class engine {
   public:
     explicit engine(engine_options options);
@@ -93,6 +94,11 @@ class engine {
 
     /// Messages delivered to this shard so far (tests and benchmarks).
     std::uint64_t delivered() const noexcept;
+
+    /// submit_to() counts the replies this shard waits for: a stopping shard
+    /// does not finish while one is outstanding.
+    void expect_reply() noexcept;
+    void got_reply() noexcept;
 
   private:
     struct channel {
@@ -183,6 +189,7 @@ auto engine::submit_to(shard_id to, F fn) -> task<awaited_value_t<std::invoke_re
         if constexpr (std::is_void_v<value>) {
             post(from, [rp] {
                 rp->result = true;
+                engine::local().got_reply();
                 if (rp->waiter) {
                     reactor::local().schedule(rp->waiter);
                 }
@@ -190,6 +197,7 @@ auto engine::submit_to(shard_id to, F fn) -> task<awaited_value_t<std::invoke_re
         } else {
             post(from, [rp, val = value(std::forward<decltype(v)>(v)...)]() mutable {
                 rp->result.emplace(std::move(val));
+                engine::local().got_reply();
                 if (rp->waiter) {
                     reactor::local().schedule(rp->waiter);
                 }
@@ -215,6 +223,7 @@ auto engine::submit_to(shard_id to, F fn) -> task<awaited_value_t<std::invoke_re
             deliver(fn());
         }
     });
+    expect_reply();
     co_await send(to, std::move(request));
     struct wait_reply {
         reply* r;

@@ -14,7 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   clang-format clang-tidy valgrind linux-perf
   # real MQTT peers for integration tests and side-by-side benchmarks
-  mosquitto mosquitto-clients python3 python3-paho-mqtt
+  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest
 )
 
 missing=()
