@@ -106,7 +106,7 @@ result<config, std::string> load_config(const std::string& path, config base) {
     }
     for (const auto& [key, node] : t) {
         if (!known_keys.contains(key.str())) {
-            return fmt::format("{}: unknown key '{}'", where(path, node.source()), key.str());
+            return fmt::format("{}: unknown key '{}'", where(path, key.source()), key.str());
         }
     }
     std::string error;

@@ -85,7 +85,7 @@ rt::task<void> shard_main(rt::shard_id id, const broker::config& c, startup& up,
         e.request_stop();
         co_return;
     }
-    rt::reactor::local().spawn(srv.serve(std::move(*listening)));
+    srv.start(std::move(*listening));
     if (id == 0 && c.sys_interval.count() > 0) {
         rt::reactor::local().spawn(broker::publish_sys_topics(c));
     }

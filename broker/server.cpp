@@ -5,16 +5,28 @@
 
 namespace zama::broker {
 
-rt::task<void> server::serve(rt::listener l) {
-    _listener = &l;
+void server::start(rt::listener l) {
+    _listener.emplace(std::move(l));
+    _accepting = true; // before the loop runs: stop() must wait for it
+    rt::reactor::local().spawn(accept_loop());
+}
+
+rt::task<void> server::accept_loop() {
     for (;;) {
-        auto fd = co_await l.accept();
+        auto fd = co_await _listener->accept();
         if (!fd) {
             break; // closed by stop()
         }
         rt::reactor::local().spawn(handle(*fd, _next_id++));
     }
-    _listener = nullptr;
+    _accepting = false;
+    wake_if_stopped();
+}
+
+void server::wake_if_stopped() noexcept {
+    if (!_accepting && _connections.empty() && _stopped) {
+        rt::reactor::local().schedule(std::exchange(_stopped, {}));
+    }
 }
 
 rt::task<void> server::handle(int fd, std::uint64_t id) {
@@ -26,27 +38,24 @@ rt::task<void> server::handle(int fd, std::uint64_t id) {
 
 void server::forget(connection& c) noexcept {
     _connections.erase(c.id());
-    if (_connections.empty() && _drained) {
-        rt::reactor::local().schedule(std::exchange(_drained, {}));
-    }
+    wake_if_stopped();
 }
 
 rt::task<void> server::stop() {
-    if (_listener != nullptr) {
+    if (_listener) {
         _listener->close();
     }
     for (auto& [id, c] : _connections) {
         c->shutdown();
     }
-    if (!_connections.empty()) {
-        struct wait_drained {
-            server* s;
-            bool await_ready() const noexcept { return s->_connections.empty(); }
-            void await_suspend(std::coroutine_handle<> h) noexcept { s->_drained = h; }
-            void await_resume() const noexcept {}
-        };
-        co_await wait_drained{this};
-    }
+    // Both the accept loop and every connection task use this server.
+    struct wait_all {
+        server* s;
+        bool await_ready() const noexcept { return !s->_accepting && s->_connections.empty(); }
+        void await_suspend(std::coroutine_handle<> h) noexcept { s->_stopped = h; }
+        void await_resume() const noexcept {}
+    };
+    co_await wait_all{this};
 }
 
 } // namespace zama::broker

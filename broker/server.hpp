@@ -7,6 +7,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <cstdint>
+#include <optional>
 
 namespace zama::broker {
 
@@ -27,22 +28,26 @@ class server {
     router::router& router() noexcept { return _router; }
     const config& settings() const noexcept { return _config; }
 
-    /// Accepts connections until stop().
-    rt::task<void> serve(rt::listener l);
-    /// Stops accepting and ends every connection; returns once all are gone.
+    /// Starts accepting connections on `l` (until stop()).
+    void start(rt::listener l);
+    /// Stops accepting and ends every connection; returns once the accept
+    /// loop and every connection task are gone.
     rt::task<void> stop();
 
     void forget(connection& c) noexcept;
 
   private:
+    rt::task<void> accept_loop();
     rt::task<void> handle(int fd, std::uint64_t id);
+    void wake_if_stopped() noexcept;
 
     const config& _config;
     router::router& _router;
-    rt::listener* _listener = nullptr;
+    std::optional<rt::listener> _listener;
+    bool _accepting = false; // the accept loop has not ended (set before it starts)
     absl::flat_hash_map<std::uint64_t, connection*> _connections;
     std::uint64_t _next_id = 1;
-    std::coroutine_handle<> _drained;
+    std::coroutine_handle<> _stopped; // stop(), waiting for the rest to end
 };
 
 } // namespace zama::broker

@@ -69,6 +69,7 @@ struct engine::shard : turn_hook {
     std::optional<time_point> drain_started;
     std::uint64_t delivered = 0;
     std::size_t awaiting_replies = 0; // submit_to() calls waiting for their answer
+    timer drain_timer{[](timer&) noexcept {}};
     std::thread thread;
 
     void mark_wake(shard_id to) {
@@ -285,16 +286,21 @@ bool engine::finished(shard& s) {
     if (!outbound_empty || !inbound_empty(s) || !s.r->idle() || s.awaiting_replies != 0) {
         return false;
     }
-    if (s.r->in_flight() == 0) {
+    // Spawned tasks (a sleeping periodic task, a connection closing) and
+    // I/O must end too, within the drain deadline.
+    const std::size_t tasks = frame_stats::local().detached;
+    if (s.r->in_flight() == 0 && tasks == 0) {
         return true;
     }
     const time_point now = clock::now();
     if (!s.drain_started) {
         s.drain_started = now;
+        // Wakes the loop at the deadline if nothing else does.
+        s.drain_timer.arm(s.r->timers(), now + drain_deadline);
     }
     if (now - *s.drain_started > drain_deadline) {
-        log::warn("runtime: shard {} stops with {} I/O operations still in flight", s.id,
-                  s.r->in_flight());
+        log::warn("runtime: shard {} stops with {} I/O operations and {} tasks unfinished", s.id,
+                  s.r->in_flight(), tasks);
         return true;
     }
     return false;
@@ -340,7 +346,7 @@ void engine::shard_main(shard_id id, const std::function<task<void>(shard_id)>& 
     hooks.before_sleep = [this, &s] {
         s.sleeping.store(true, std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (!inbound_empty(s) || (s.drain_started && s.r->in_flight() != 0)) {
+        if (!inbound_empty(s)) {
             s.sleeping.store(false, std::memory_order_relaxed);
             return false;
         }
@@ -352,6 +358,7 @@ void engine::shard_main(shard_id id, const std::function<task<void>(shard_id)>& 
     s.r->run_once(hooks, false); // send what the last turn queued (wake-ups)
 
     std::lock_guard lock(_start_mutex);
+    s.drain_timer.cancel();
     s.r.reset();
 }
 

@@ -39,6 +39,7 @@ struct frame_stats {
     std::size_t allocations = 0;
     std::size_t live = 0;
     std::size_t last_size = 0; // bytes of the most recent frame
+    std::size_t detached = 0;  // spawned tasks not finished yet
 
     static frame_stats& local() noexcept {
         thread_local frame_stats stats;
@@ -75,6 +76,7 @@ struct promise_base {
                 return p.continuation;
             }
             if (p.detached) {
+                --frame_stats::local().detached;
                 h.destroy();
             }
             return std::noop_coroutine();
@@ -151,6 +153,7 @@ class [[nodiscard]] task {
     std::coroutine_handle<> release_detached() && noexcept {
         ZAMA_ASSERT(_h, "spawning an empty task");
         _h.promise().detached = true;
+        ++frame_stats::local().detached;
         return std::exchange(_h, {});
     }
 
