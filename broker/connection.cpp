@@ -49,7 +49,7 @@ void connection::write_ref(std::span<const std::uint8_t> bytes, rt::keepalive ke
 }
 
 void connection::send(const mqtt::packet& p) {
-    std::array<std::uint8_t, 64> small;
+    std::array<std::uint8_t, 64> small{};
     auto size = mqtt::encoded_size(p);
     if (*size <= small.size()) {
         (void)mqtt::encode(p, small);

@@ -52,10 +52,10 @@ class connection final : public router::client_link {
         bool retain;
     };
     struct pending_ack {
-        std::uint64_t ticket;
+        std::uint64_t ticket = 0;
         mqtt::packet_id id;
-        mqtt::qos qos;
-        bool ready;
+        mqtt::qos qos = mqtt::qos::at_least_once;
+        bool ready = false;
     };
 
     rt::task<bool> on_connect(const mqtt::connect& c);

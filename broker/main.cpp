@@ -107,11 +107,13 @@ int main(int argc, char** argv) {
     const broker::config& c = cli->settings;
     set_up_logging(c);
 
-    // Signals: handled by one thread (sigwait), never by a shard.
+    // Signals: handled by one thread (sigwait), never by a shard. SIGUSR1
+    // only wakes that thread when the broker stops on its own.
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
@@ -134,8 +136,8 @@ int main(int argc, char** argv) {
         e.request_stop();
     });
     auto ran = e.run([&](rt::shard_id id) { return shard_main(id, c, up, routers); });
-    // Unblock the signal thread if the stop came from elsewhere.
-    pthread_kill(stopper.native_handle(), SIGTERM);
+    // Wake the signal thread if the stop came from elsewhere.
+    pthread_kill(stopper.native_handle(), SIGUSR1);
     stopper.join();
     if (!ran) {
         log::error("cannot start: {}", ran.error().message);

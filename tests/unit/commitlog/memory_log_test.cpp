@@ -46,7 +46,7 @@ TEST(RecordBatch, ReferenceCountingFreesOnce) {
     {
         batch_ptr b = a;
         batch_ptr c = std::move(b);
-        EXPECT_FALSE(b);
+        EXPECT_FALSE(b); // NOLINT(bugprone-use-after-move): checks the move
         EXPECT_EQ(c.get(), a.get());
         record_batch* raw = c.leak();
         batch_ptr back = batch_ptr::adopt(raw);

@@ -140,6 +140,7 @@ void publish(const std::string& topic, const std::string& payload, mqtt::qos q, 
 
 std::vector<std::uint8_t> subscribe(session& s, std::vector<subscription> subs) {
     std::vector<mqtt::subscription> list;
+    list.reserve(subs.size());
     for (const auto& x : subs) {
         list.push_back({x.filter, x.qos});
     }
