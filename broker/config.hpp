@@ -27,7 +27,7 @@ struct config {
     bool queue_qos0_messages = false;
     bool allow_zero_length_clientid = true;
     std::chrono::seconds connect_timeout{10};
-    std::size_t partition_log_bytes = 64u << 20;
+    std::size_t partition_log_bytes = 8u << 20;
 
     // Monitoring.
     std::chrono::seconds sys_interval{10};

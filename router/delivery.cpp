@@ -81,11 +81,27 @@ void router::on_batch(commitlog::batch_ptr b) {
         tail.complete_from = b->base();
     }
     tail.bytes += b->bytes_size();
+    _tail_bytes += b->bytes_size();
     tail.batches.push_back(b);
-    while (tail.bytes > _config.shard_tail_bytes && tail.batches.size() > 1) {
-        tail.bytes -= tail.batches.front()->bytes_size();
-        tail.batches.pop_front();
-        tail.complete_from = std::max(tail.complete_from, tail.batches.front()->base());
+    tail.arrivals.push_back(_arrivals++);
+    // One bound for the shard: the batch that arrived first goes first,
+    // whichever its partition (a partition's newest batch stays).
+    while (_tail_bytes > _config.shard_tail_bytes) {
+        shard_tail* oldest = nullptr;
+        for (shard_tail& t : _tails) {
+            if (t.batches.size() > 1 &&
+                (oldest == nullptr || t.arrivals.front() < oldest->arrivals.front())) {
+                oldest = &t;
+            }
+        }
+        if (oldest == nullptr) {
+            break;
+        }
+        oldest->bytes -= oldest->batches.front()->bytes_size();
+        _tail_bytes -= oldest->batches.front()->bytes_size();
+        oldest->batches.pop_front();
+        oldest->arrivals.pop_front();
+        oldest->complete_from = std::max(oldest->complete_from, oldest->batches.front()->base());
     }
 
     // Which sessions want which records, one entry per record per session at

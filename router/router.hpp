@@ -21,11 +21,11 @@ namespace zama::router {
 
 struct router_config {
     std::uint32_t partitions = 64;
-    std::size_t partition_log_bytes = 64u << 20; // in-memory tail of each partition
-    std::size_t shard_tail_bytes = 64u << 20;    // batches a subscriber shard keeps per partition
-    std::size_t max_inflight_messages = 20;      // outbound QoS 1/2 per client
-    std::size_t max_queued_bytes = 1u << 20;     // per client send backlog
-    bool queue_qos0_messages = false;            // QoS 0 to offline persistent sessions
+    std::size_t partition_log_bytes = 8u << 20; // in-memory tail of each partition
+    std::size_t shard_tail_bytes = 64u << 20;   // batches a subscriber shard keeps, all partitions
+    std::size_t max_inflight_messages = 20;     // outbound QoS 1/2 per client
+    std::size_t max_queued_bytes = 1u << 20;    // per client send backlog
+    bool queue_qos0_messages = false;           // QoS 0 to offline persistent sessions
     std::size_t max_pending_append_bytes = 8u << 20; // per owner shard, before publishers wait
     std::size_t topic_cache_entries = 1u << 16;      // per shard, topics without interest or retain
 };
@@ -157,6 +157,7 @@ class router final : public rt::turn_hook {
     // Subscriber side: the batches of one partition this shard received.
     struct shard_tail {
         std::deque<commitlog::batch_ptr> batches;
+        std::deque<std::uint64_t> arrivals; // each batch's arrival number
         std::size_t bytes = 0;
         // Every batch relevant to this shard from here on is in `batches`.
         commitlog::offset complete_from = ~commitlog::offset{0};
@@ -198,6 +199,7 @@ class router final : public rt::turn_hook {
     // Subscriptions (subscriptions.cpp).
     void add_local(session& s, const std::string& filter, mqtt::qos qos);
     void remove_local(session& s, const std::string& filter);
+    void declare(const std::string& filter, bool add);
     void reset_tails(std::string_view filter);
     void fetch_retained(session& s, std::string filter, mqtt::qos granted);
 
@@ -232,6 +234,8 @@ class router final : public rt::turn_hook {
     string_map<std::vector<local_sub>> _exact;
     filter_trie<std::vector<local_sub>> _local_wildcards;
     std::vector<shard_tail> _tails; // by partition
+    std::size_t _tail_bytes = 0;    // all tails together
+    std::uint64_t _arrivals = 0;    // numbers batches in arrival order
 
     // Registry side (node map: entries stay put while a claim awaits).
     string_node_map<registry_entry> _registry;

@@ -55,30 +55,11 @@ void router::add_local(session& s, const std::string& filter, mqtt::qos qos) {
     const bool wildcard = mqtt::has_wildcard(filter);
     std::vector<local_sub>& subs = wildcard ? _local_wildcards.at(filter) : _exact[filter];
     subs.push_back({&s, qos});
-    if (subs.size() != 1) {
-        return;
-    }
-    // New here: declare it, and stop trusting this shard's earlier batches
-    // for it (batches without records for it were never sent here).
-    reset_tails(filter);
-    rt::engine& e = rt::engine::local();
-    if (wildcard) {
-        for (rt::shard_id shard = 0; shard < _shards; ++shard) {
-            if (shard == _self) {
-                wildcard_interest(filter, _self, true);
-            } else {
-                e.post(shard, [filter, from = _self] {
-                    router::local().wildcard_interest(filter, from, true);
-                });
-            }
-        }
-        return;
-    }
-    const rt::shard_id owner = owner_of(partition_of(filter, _config.partitions), _shards);
-    if (owner == _self) {
-        interest(filter, _self, true);
-    } else {
-        e.post(owner, [filter, from = _self] { router::local().interest(filter, from, true); });
+    if (subs.size() == 1) {
+        // New here: declare it, and stop trusting this shard's earlier
+        // batches for it (batches without records for it were not sent here).
+        reset_tails(filter);
+        declare(filter, true);
     }
 }
 
@@ -96,32 +77,44 @@ void router::remove_local(session& s, const std::string& filter) {
     if (!subs->empty()) {
         return;
     }
-    rt::engine& e = rt::engine::local();
     if (wildcard) {
         _local_wildcards.erase(filter);
+    } else {
+        _exact.erase(filter);
+    }
+    declare(filter, false);
+}
+
+// Tells the shards that need to know that this shard now has (or no longer
+// has) subscribers for `filter`: every shard for a wildcard filter, the
+// owner of the topic's partition for an exact one.
+void router::declare(const std::string& filter, bool add) {
+    rt::engine& e = rt::engine::local();
+    if (mqtt::has_wildcard(filter)) {
         for (rt::shard_id shard = 0; shard < _shards; ++shard) {
             if (shard == _self) {
-                wildcard_interest(filter, _self, false);
+                wildcard_interest(filter, _self, add);
             } else {
-                e.post(shard, [filter, from = _self] {
-                    router::local().wildcard_interest(filter, from, false);
+                e.post(shard, [filter, from = _self, add] {
+                    router::local().wildcard_interest(filter, from, add);
                 });
             }
         }
         return;
     }
-    _exact.erase(filter);
     const rt::shard_id owner = owner_of(partition_of(filter, _config.partitions), _shards);
     if (owner == _self) {
-        interest(filter, _self, false);
+        interest(filter, _self, add);
     } else {
-        e.post(owner, [filter, from = _self] { router::local().interest(filter, from, false); });
+        e.post(owner, [filter, from = _self, add] { router::local().interest(filter, from, add); });
     }
 }
 
 void router::reset_tails(std::string_view filter) {
-    auto reset = [](shard_tail& t) {
+    auto reset = [this](shard_tail& t) {
+        _tail_bytes -= t.bytes;
         t.batches.clear();
+        t.arrivals.clear();
         t.bytes = 0;
         t.complete_from = ~commitlog::offset{0};
     };

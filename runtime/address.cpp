@@ -59,18 +59,17 @@ result<socket_address, std::errc> socket_address::parse(std::string_view host_po
 }
 
 socket_address socket_address::local_of(int fd) {
-    socket_address a;
-    a._size = sizeof a._storage;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&a._storage), &a._size) != 0) {
-        a._size = 0;
-    }
-    return a;
+    return of(fd, &getsockname);
 }
 
 socket_address socket_address::peer_of(int fd) {
+    return of(fd, &getpeername);
+}
+
+socket_address socket_address::of(int fd, int (*get)(int, sockaddr*, socklen_t*)) {
     socket_address a;
     a._size = sizeof a._storage;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&a._storage), &a._size) != 0) {
+    if (get(fd, reinterpret_cast<sockaddr*>(&a._storage), &a._size) != 0) {
         a._size = 0;
     }
     return a;

@@ -29,6 +29,8 @@ class socket_address {
     std::string to_string() const;
 
   private:
+    static socket_address of(int fd, int (*get)(int, sockaddr*, socklen_t*));
+
     sockaddr_storage _storage{};
     socklen_t _size = 0;
 };
