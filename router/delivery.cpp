@@ -232,23 +232,24 @@ bool router::catch_up_partition(session& s, std::uint32_t p) {
         fetch(s, p, cursor);
         return false;
     }
-    if (!deliver_from(
-            s, p, std::vector<commitlog::batch_ptr>(tail.batches.begin(), tail.batches.end()))) {
+    if (!deliver_from(s, p, tail.batches)) {
         return false;
     }
     s.lagging().erase(p);
     return true;
 }
 
-bool router::deliver_from(session& s, std::uint32_t p,
-                          const std::vector<commitlog::batch_ptr>& batches) {
+template <typename Batches>
+bool router::deliver_from(session& s, std::uint32_t p, const Batches& batches) {
     commitlog::offset& cursor = s.state().cursors[p];
     // Offline backlog skips QoS 0 unless queue_qos0_messages asks otherwise.
     const bool skip_qos0 = s.replaying_offline() && !_config.queue_qos0_messages;
-    for (const commitlog::batch_ptr& b : batches) {
-        if (b->end() <= cursor) {
-            continue;
-        }
+    // The batches are read in place, from the first one past the cursor.
+    auto first =
+        std::partition_point(batches.begin(), batches.end(),
+                             [&](const commitlog::batch_ptr& b) { return b->end() <= cursor; });
+    for (auto it = first; it != batches.end(); ++it) {
+        const commitlog::batch_ptr& b = *it;
         for (commitlog::offset at = std::max(cursor, b->base()); at < b->end(); ++at) {
             const commitlog::record& r = b->by_offset(at);
             const auto granted = s.granted(b->topic(r));

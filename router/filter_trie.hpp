@@ -63,12 +63,13 @@ class filter_trie {
         }
     }
 
-    /// Calls fn(T&) for every filter matching `topic`.
+    /// Calls fn(T&) for every filter matching `topic`. (It runs for every
+    /// record a shard receives: the levels go into a reused buffer.)
     template <typename Fn>
     void match(std::string_view topic, Fn&& fn) {
-        std::vector<std::string_view> levels;
-        for_each_level(topic, [&](std::string_view level) { levels.push_back(level); });
-        match(_root, levels, 0, mqtt::is_dollar_topic(topic), fn);
+        _levels.clear();
+        for_each_level(topic, [&](std::string_view level) { _levels.push_back(level); });
+        match(_root, _levels, 0, mqtt::is_dollar_topic(topic), fn);
     }
 
     /// Calls fn(filter, T&) for every filter.
@@ -164,6 +165,7 @@ class filter_trie {
 
     node _root;
     std::size_t _size = 0;
+    std::vector<std::string_view> _levels; // match()'s scratch
 };
 
 } // namespace zama::router

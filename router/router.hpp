@@ -190,8 +190,8 @@ class router final : public rt::turn_hook {
                  bool retain);
     void catch_up(session& s);
     bool catch_up_partition(session& s, std::uint32_t p);
-    bool deliver_from(session& s, std::uint32_t p,
-                      const std::vector<commitlog::batch_ptr>& batches);
+    template <typename Batches> // a vector or deque of batch_ptr, in offset order
+    bool deliver_from(session& s, std::uint32_t p, const Batches& batches);
     void fetch(session& s, std::uint32_t p, commitlog::offset from);
     void resend_inflight(session& s);
     void drain_retained(session& s);
