@@ -75,7 +75,6 @@ class router final : public rt::turn_hook {
     static router& local() noexcept;
     static void set_local(router* r) noexcept;
 
-    const router_config& config() const noexcept { return _config; }
     rt::shard_id self() const noexcept { return _self; }
     unsigned shards() const noexcept { return _shards; }
 

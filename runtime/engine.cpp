@@ -67,7 +67,6 @@ struct engine::shard : turn_hook {
     bool stop_seen = false;
     bool main_done = false;
     std::optional<time_point> drain_started;
-    std::uint64_t delivered = 0;
     std::size_t awaiting_replies = 0; // submit_to() calls waiting for their answer
     timer drain_timer{[](timer&) noexcept {}};
     std::thread thread;
@@ -128,10 +127,6 @@ shard_id engine::this_shard() noexcept {
 
 bool engine::stop_requested() const noexcept {
     return _stop.load(std::memory_order_acquire);
-}
-
-std::uint64_t engine::delivered() const noexcept {
-    return _shards[t_shard]->delivered;
 }
 
 void engine::expect_reply() noexcept {
@@ -250,7 +245,6 @@ bool engine::poll(shard& s) {
         }
         if (n != 0) {
             work = true;
-            s.delivered += n;
             std::atomic_thread_fence(std::memory_order_seq_cst);
             if (c.producer_waiting.load(std::memory_order_relaxed)) {
                 c.producer_waiting.store(false, std::memory_order_relaxed);

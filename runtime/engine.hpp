@@ -92,9 +92,6 @@ class engine {
     template <typename F>
     auto submit_to(shard_id to, F fn) -> task<awaited_value_t<std::invoke_result_t<F>>>;
 
-    /// Messages delivered to this shard so far (tests and benchmarks).
-    std::uint64_t delivered() const noexcept;
-
     /// submit_to() counts the replies this shard waits for: a stopping shard
     /// does not finish while one is outstanding.
     void expect_reply() noexcept;

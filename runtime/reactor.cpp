@@ -256,10 +256,6 @@ reactor& reactor::local() noexcept {
     return *t_local;
 }
 
-reactor* reactor::local_or_null() noexcept {
-    return t_local;
-}
-
 void reactor::spawn(task<void> t) {
     schedule(std::move(t).release_detached());
 }

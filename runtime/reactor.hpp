@@ -83,7 +83,6 @@ class reactor {
 
     /// The reactor of the calling thread; asserts there is one.
     static reactor& local() noexcept;
-    static reactor* local_or_null() noexcept;
 
     // --- Tasks -------------------------------------------------------------
 

@@ -70,11 +70,6 @@ class spsc_ring {
         _head.store(head + 1, std::memory_order_release);
     }
 
-    /// Either side: a snapshot, exact only when the other side is idle.
-    bool empty_approx() const noexcept {
-        return _head.load(std::memory_order_acquire) == _tail.load(std::memory_order_acquire);
-    }
-
   private:
     struct slot {
         alignas(T) unsigned char bytes[sizeof(T)];
