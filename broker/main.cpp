@@ -66,7 +66,7 @@ rt::task<void> shard_main(rt::shard_id id, const broker::config& c, startup& up,
         if (!addr) {
             log::error("cannot listen: bind_address '{}' is not an IP address", c.bind_address);
             up.failed = true;
-        } else if (auto l = rt::listener::open(*addr); !l) {
+        } else if (auto l = rt::listener::open(*addr, {.first = id == 0}); !l) {
             log::error("cannot listen on {}: {}", addr->to_string(),
                        std::make_error_code(l.error()).message());
             up.failed = true;

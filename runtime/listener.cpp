@@ -88,7 +88,33 @@ struct listener::state : completion {
     }
 };
 
+namespace {
+
+// Binds a throwaway socket without SO_REUSEPORT: the kernel refuses it if
+// anything listens on the port, including a reuse_port group.
+std::errc probe_port(const socket_address& address) {
+    const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return static_cast<std::errc>(errno);
+    }
+    const int one = 1;
+    std::errc e{};
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        ::bind(fd, address.get(), address.size()) != 0) {
+        e = static_cast<std::errc>(errno);
+    }
+    ::close(fd);
+    return e;
+}
+
+} // namespace
+
 result<listener, std::errc> listener::open(const socket_address& address, options opts) {
+    if (opts.reuse_port && opts.first && address.port() != 0) {
+        if (const std::errc e = probe_port(address); e != std::errc{}) {
+            return e;
+        }
+    }
     const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return static_cast<std::errc>(errno);

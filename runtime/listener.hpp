@@ -19,6 +19,10 @@ class listener {
     struct options {
         int backlog = 4096;
         bool reuse_port = true;
+        // The first listener of a reuse_port group: fail with EADDRINUSE if
+        // any socket (another process's group included) already listens on
+        // the port, which reuse_port alone would silently join.
+        bool first = false;
     };
 
     /// Binds and listens. Fails with the errno of the first failing step

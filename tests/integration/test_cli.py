@@ -100,6 +100,21 @@ def test_port_in_use():
         held.close()
 
 
+def test_port_held_by_another_zama():
+    # Every shard listens with SO_REUSEPORT; a second broker must not
+    # quietly join the first one's group and take half of its connections.
+    first = Broker(shards=2)
+    try:
+        d = tempfile.mkdtemp(prefix="zama-cli-")
+        r = run("-p", str(first.port), "--shards", "2", "--data-dir", os.path.join(d, "data"),
+                timeout=20)
+        out = r.stdout + r.stderr
+        assert r.returncode == 1, (r.returncode, out)
+        assert "cannot listen on 127.0.0.1:%d: Address already in use" % first.port in out, out
+    finally:
+        first.stop()
+
+
 def test_config_file_settings_are_used():
     b = Broker(config="connect_timeout = 1\nsys_interval = 0\n")
     try:
