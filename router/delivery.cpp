@@ -104,29 +104,60 @@ void router::on_batch(commitlog::batch_ptr b) {
         oldest->complete_from = std::max(oldest->complete_from, oldest->batches.front()->base());
     }
 
-    // Which sessions want which records, one entry per record per session at
-    // the highest granted QoS (overlapping subscriptions deliver one copy).
-    absl::flat_hash_map<session*, std::vector<std::pair<std::uint32_t, mqtt::qos>>> matched;
+    // Which sessions want which records: each session collects its own
+    // (index, QoS) list; consecutive records of one topic share a lookup.
+    std::string_view last_topic;
+    const std::vector<local_sub>* subs = nullptr;
     for (std::uint32_t i = 0; i < b->size(); ++i) {
         const std::string_view topic = b->topic(b->at(i));
-        auto add = [&](const std::vector<local_sub>& subs) {
-            for (const local_sub& ls : subs) {
-                auto& list = matched[ls.s];
-                if (!list.empty() && list.back().first == i) {
-                    list.back().second = std::max(list.back().second, ls.qos);
-                } else {
-                    list.emplace_back(i, ls.qos);
-                }
+        if (subs == nullptr || topic != last_topic) {
+            subs = &local_subscribers(topic);
+            last_topic = topic;
+        }
+        for (const local_sub& ls : *subs) {
+            auto& list = ls.s->batch_records();
+            if (list.empty()) {
+                _touched.push_back(ls.s);
             }
+            list.emplace_back(i, ls.qos);
+        }
+    }
+    for (session* s : _touched) {
+        offer(*s, b, s->batch_records());
+        s->batch_records().clear();
+    }
+    _touched.clear();
+}
+
+const std::vector<router::local_sub>& router::local_subscribers(std::string_view topic) {
+    auto it = _local_topics.find(topic);
+    if (it == _local_topics.end()) {
+        if (_local_topics.size() >= _config.topic_cache_entries) {
+            _local_topics.clear();
+        }
+        it = _local_topics.emplace(std::string(topic), local_topic{}).first;
+    }
+    local_topic& t = it->second;
+    if (t.epoch != _local_epoch) {
+        t.subs.clear();
+        auto add = [&t](const std::vector<local_sub>& matching) {
+            t.subs.insert(t.subs.end(), matching.begin(), matching.end());
         };
-        if (auto it = _exact.find(topic); it != _exact.end()) {
-            add(it->second);
+        if (auto e = _exact.find(topic); e != _exact.end()) {
+            add(e->second);
         }
         _local_wildcards.match(topic, add);
+        // Overlapping filters of one session deliver one copy at the
+        // highest QoS (MQTT-3.3.5-1).
+        std::sort(t.subs.begin(), t.subs.end(), [](const local_sub& a, const local_sub& c) {
+            return a.s != c.s ? std::less<>()(a.s, c.s) : a.qos > c.qos;
+        });
+        t.subs.erase(std::unique(t.subs.begin(), t.subs.end(),
+                                 [](const local_sub& a, const local_sub& c) { return a.s == c.s; }),
+                     t.subs.end());
+        t.epoch = _local_epoch;
     }
-    for (auto& [s, records] : matched) {
-        offer(*s, b, records);
-    }
+    return t.subs;
 }
 
 void router::offer(session& s, const commitlog::batch_ptr& b,

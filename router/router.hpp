@@ -165,6 +165,14 @@ class router final : public rt::turn_hook {
         session* s;
         mqtt::qos qos;
     };
+    // Subscriber side: the sessions of this shard a topic goes to, exact
+    // and wildcard filters merged (one entry per session, at its highest
+    // granted QoS). Matched once per topic and rebuilt when this shard's
+    // subscriptions change (epoch), so a record costs one lookup.
+    struct local_topic {
+        std::vector<local_sub> subs;
+        std::uint64_t epoch = 0;
+    };
     static constexpr rt::shard_id no_shard = ~rt::shard_id{0};
     struct registry_entry {
         rt::shard_id shard = no_shard;
@@ -183,6 +191,7 @@ class router final : public rt::turn_hook {
     owned_partition& owned(commitlog::partition_id p);
 
     // Delivery (delivery.cpp).
+    const std::vector<local_sub>& local_subscribers(std::string_view topic);
     void offer(session& s, const commitlog::batch_ptr& b,
                const std::vector<std::pair<std::uint32_t, mqtt::qos>>& records);
     bool deliver(session& s, const commitlog::batch_ptr& b, std::uint32_t index, mqtt::qos qos,
@@ -232,9 +241,12 @@ class router final : public rt::turn_hook {
     string_map<std::unique_ptr<session>> _sessions;
     string_map<std::vector<local_sub>> _exact;
     filter_trie<std::vector<local_sub>> _local_wildcards;
-    std::vector<shard_tail> _tails; // by partition
-    std::size_t _tail_bytes = 0;    // all tails together
-    std::uint64_t _arrivals = 0;    // numbers batches in arrival order
+    string_node_map<local_topic> _local_topics; // a cache, bounded by topic_cache_entries
+    std::uint64_t _local_epoch = 1;             // bumped by every local subscription change
+    std::vector<session*> _touched;             // on_batch's scratch
+    std::vector<shard_tail> _tails;             // by partition
+    std::size_t _tail_bytes = 0;                // all tails together
+    std::uint64_t _arrivals = 0;                // numbers batches in arrival order
 
     // Registry side (node map: entries stay put while a claim awaits).
     string_node_map<registry_entry> _registry;

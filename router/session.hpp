@@ -121,6 +121,12 @@ class session {
     bool replaying_offline() const noexcept { return _offline_replay; }
     void set_replaying_offline(bool v) noexcept { _offline_replay = v; }
 
+    /// The records of the batch being fanned out that go to this session
+    /// (index, QoS), filled and cleared by the router's on_batch.
+    std::vector<std::pair<std::uint32_t, mqtt::qos>>& batch_records() noexcept {
+        return _batch_records;
+    }
+
     std::uint64_t dropped = 0; // QoS 0 messages dropped at the queue bound
     std::uint64_t lost = 0;    // messages gone from the log before delivery
 
@@ -134,6 +140,7 @@ class session {
     absl::flat_hash_map<std::uint32_t, commitlog::offset> _synced;
     std::deque<pending_retained> _retained;
     bool _offline_replay = false;
+    std::vector<std::pair<std::uint32_t, mqtt::qos>> _batch_records;
 };
 
 } // namespace zama::router

@@ -55,6 +55,7 @@ void router::add_local(session& s, const std::string& filter, mqtt::qos qos) {
     const bool wildcard = mqtt::has_wildcard(filter);
     std::vector<local_sub>& subs = wildcard ? _local_wildcards.at(filter) : _exact[filter];
     subs.push_back({&s, qos});
+    ++_local_epoch;
     if (subs.size() == 1) {
         // New here: declare it, and stop trusting this shard's earlier
         // batches for it (batches without records for it were not sent here).
@@ -74,6 +75,7 @@ void router::remove_local(session& s, const std::string& filter) {
         return;
     }
     std::erase_if(*subs, [&](const local_sub& ls) { return ls.s == &s; });
+    ++_local_epoch;
     if (!subs->empty()) {
         return;
     }
