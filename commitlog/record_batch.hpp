@@ -62,6 +62,9 @@ class record_batch {
     std::size_t size() const noexcept { return _records.size(); }
     bool empty() const noexcept { return _records.empty(); }
     std::size_t bytes_size() const noexcept { return _bytes.size(); }
+    /// Milliseconds since the epoch when the batch was sealed; 0 if unset.
+    /// Segment rolling and retention by age go by it.
+    std::int64_t timestamp() const noexcept { return _timestamp; }
 
     const record& at(std::size_t i) const noexcept { return _records[i]; }
     /// The record with this offset; it must be in the batch.
@@ -94,6 +97,7 @@ class record_batch {
                   record_flags flags);
     /// Writes up to 5 header bytes before record i's topic length.
     void set_header(std::size_t i, std::span<const std::uint8_t> header) noexcept;
+    void set_timestamp(std::int64_t ms) noexcept { _timestamp = ms; }
 
     // --- Sharing -----------------------------------------------------------------
 
@@ -109,6 +113,7 @@ class record_batch {
 
     partition_id _partition;
     offset _base;
+    std::int64_t _timestamp = 0;
     std::vector<record> _records;
     std::vector<std::uint8_t> _bytes;
     mutable std::atomic<std::uint32_t> _refs{0};
