@@ -4,8 +4,10 @@
 #   1. clang-format: every C++ file is formatted.
 #   2. asan preset (ASan + UBSan, -Werror): unit tests.
 #   3. release preset (-Werror, benchmarks built but not run): all tests.
-#   4. clang-tidy with the curated .clang-tidy checks, over every source.
-#   5. fuzz preset (clang, ASan + UBSan): each libFuzzer target for
+#   4. benchmark smoke: every zama-bench scenario, briefly, against Zama
+#      (figures are printed, not judged; a failed verification fails).
+#   5. clang-tidy with the curated .clang-tidy checks, over every source.
+#   6. fuzz preset (clang, ASan + UBSan): each libFuzzer target for
 #      ZAMA_FUZZ_SECONDS (default 60) from a fresh seed corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +61,15 @@ step "release: build and tests"
 cmake --preset release -DZAMA_WERROR=ON >/dev/null
 cmake --build --preset release -j "$jobs"
 run_ctest release
+
+step "benchmark smoke: zama-bench scenarios against Zama"
+if /usr/bin/python3 tools/bench/suite.py --no-build --smoke; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "tests: $passed passed, $failed failed"
+    exit 1
+fi
 
 step "clang-tidy"
 # (clang does not know some of g++'s warning flags in the compile database.)

@@ -107,6 +107,14 @@ rt::task<result<session_reply, std::string>> open_session(rt::socket_address bro
             }
         }
     }
+    if (request.filters.empty() && request.clean_session) {
+        // A clean session without subscriptions receives nothing before it
+        // acts: give the receive buffer back to the pool now, so that idle
+        // connections hold none.
+        while (c->next() == mqtt::decode_status::ready) {
+        }
+        c->release_buffer();
+    }
     reply.connection = std::move(c);
     co_return reply;
 }

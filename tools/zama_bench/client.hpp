@@ -34,6 +34,9 @@ class client {
     /// Why decoding failed (after next() returned error).
     mqtt::errc decode_error() const noexcept { return _decoder.error(); }
 
+    /// Gives the receive buffer back; only once next() has said need_more.
+    void release_buffer() noexcept { _buffer.release(); }
+
     /// Encodes `p` at the end of the pending output.
     void queue(const mqtt::packet& p);
     /// Sends the pending output (a copy), if any.
