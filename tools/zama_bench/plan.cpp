@@ -4,7 +4,8 @@ namespace zama::bench {
 
 plan make_plan(const bench_options& o) {
     plan p;
-    if (o.scenario == scenario::connect_storm || o.scenario == scenario::idle) {
+    if (o.scenario == scenario::connect_storm || o.scenario == scenario::idle ||
+        o.publishers == 0) {
         return p;
     }
     // Streams: one per publisher, except wildcard, where the topics are

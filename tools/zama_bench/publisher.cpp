@@ -127,7 +127,7 @@ rt::task<void> run_publisher(const bench_options& o, shard_load& load, publisher
         reader.done = true; // nothing comes back for QoS 0
     }
 
-    constexpr std::size_t chunk_bytes = 64 * 1024;
+    constexpr std::size_t chunk_bytes = std::size_t{64} * 1024;
     const std::size_t message_size = templates.front().bytes.size();
     const std::size_t chunk = std::max<std::size_t>(1, chunk_bytes / message_size);
     const double rate = o.rate > 0 ? o.rate / o.publishers : 0;
