@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -62,16 +63,6 @@ SECTION = "## Zama vs mosquitto (side by side)"
 # dropped. (It waits only while nothing arrives: a broker still delivering
 # its backlog keeps being drained.) QoS 1 scenarios keep the default 10 s,
 # since a stalled drain there means lost messages.
-
-# WORKAROUND (zama-bench): one zama-bench thread cannot hold more than about
-# 1,020 connections: its reactor has 1,024 receive buffers
-# (run.cpp, recv_buffer_count) and a held connection keeps one, so the
-# 1,025th CONNACK is never read and the run hangs (against any broker).
-# connect-storm and idle therefore run ten threads (all pinned to
-# --load-cpus) with 10 CONNECTs in flight each: the same 100 in flight as
-# the single-thread default. Drop `-t 10 --concurrency 10` once zama-bench
-# holds connections without a buffer.
-HOLD = ["-t", "10", "--concurrency", "10"]
 
 # The smoke runs QoS 1 at a bounded rate: at full rate Zama's partition
 # logs are still in memory (8 MiB each) and drop acknowledged messages that
@@ -100,11 +91,11 @@ SCENARIOS = [
          what="100 publisher/subscriber pairs, QoS 1, 1 KiB",
          metric="received_rate", label="received msg/s", better="higher", target=("min", 13),
          smoke=QOS1_SMOKE),
-    dict(name="connect-storm-10k", args=["connect-storm", "-c", "10000"] + HOLD,
+    dict(name="connect-storm-10k", args=["connect-storm", "-c", "10000"],
          what="10,000 CONNECTs, 100 in flight",
          metric="connect_rate", label="connects/s", better="higher", target=("min", 10),
          smoke={"-c": "1000"}),
-    dict(name="idle-10k", args=["idle", "-c", "10000"] + HOLD, duration=5,
+    dict(name="idle-10k", args=["idle", "-c", "10000"], duration=5,
          what="10,000 idle connections held 5 s",
          metric="rss_per_connection", label="RSS B/connection", better="lower",
          target=("max", 0.35), smoke={"-c": "1000"}),
@@ -198,8 +189,18 @@ def _on_signal(signum, _frame):
     raise SystemExit(128 + signum)
 
 
+def _die_with_parent():
+    """In the child: SIGKILL when the suite dies, even by SIGKILL (Linux's
+    PR_SET_PDEATHSIG; it survives taskset's exec)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _spawn(cmd, **kw):
-    proc = subprocess.Popen(cmd, cwd=ROOT, **kw)
+    proc = subprocess.Popen(cmd, cwd=ROOT, preexec_fn=_die_with_parent, **kw)
     _live[proc.pid] = proc
     return proc
 
@@ -465,6 +466,11 @@ def median_of(records, broker, metric, only_ok=True):
     return statistics.median(vals) if vals else None
 
 
+def para(text):
+    """A paragraph wrapped as docs/benchmarks.md is (76 columns)."""
+    return textwrap.fill(text, width=76, break_long_words=False, break_on_hyphens=False)
+
+
 def comparison_tables(results, brokers):
     """Markdown: the comparison, the CPU table, the failures."""
     out = []
@@ -494,9 +500,9 @@ def comparison_tables(results, brokers):
         out.append(f"| {name} | {sc['label']} | {fmt_metric(m, z)} | {fmt_metric(m, q)} | "
                    f"{'—' if ratio is None else f'{ratio:.2f}×'} | {fmt_target(sc)} | {met} |")
     out.append("")
-    out.append("CPU (medians; shares are of one core over the measured window; CPU s per "
-               "million are per million messages received; \"load gen\" is zama-bench, shown "
-               "to tell whether it, rather than the broker, was the limit):")
+    out.append(para("CPU (medians; shares are of one core over the measured window; CPU s per "
+                    "million are per million messages received; \"load gen\" is zama-bench, "
+                    "shown to tell whether it, rather than the broker, was the limit):"))
     out.append("")
     out.append("| scenario | Zama CPU | Zama CPU s / M msg | load gen (vs Zama) | "
                "mosquitto CPU | mosquitto CPU s / M msg | load gen (vs mosquitto) | failed runs |")
@@ -574,10 +580,10 @@ def write_doc(text):
 def doc_section(opts, argv, tables, info, brokers):
     today = datetime.date.today().isoformat()
     out = [SECTION, ""]
-    out.append(f"Date: {today}. Machine: {info['nproc']} CPUs ({info['cpu']}), Linux "
+    out.append(para(f"Date: {today}. Machine: {info['nproc']} CPUs ({info['cpu']}), Linux "
                f"{info['kernel']}, mosquitto {info['mosquitto']} (Debian's). Rounds: "
                f"{opts.rounds} per broker and scenario, alternated (Zama, mosquitto, Zama, ...); "
-               f"medians of the runs that passed verification.")
+               f"medians of the runs that passed verification."))
     out.append("")
     out.append("Command:")
     out.append("")
@@ -585,7 +591,7 @@ def doc_section(opts, argv, tables, info, brokers):
     out.append(shlex.join(["/usr/bin/python3", "tools/bench/suite.py"] + argv))
     out.append("```")
     out.append("")
-    out.append(f"Each run starts the broker fresh on a free loopback port pinned to CPU "
+    out.append(para(f"Each run starts the broker fresh on a free loopback port pinned to CPU "
                f"{opts.broker_cpu} (`taskset -c {opts.broker_cpu}`): Zama as `zama -p 0 --shards 1 "
                f"--data-dir TMP` (default configuration), mosquitto with the configuration that "
                f"`tools/bench/suite.py` writes (`listener PORT 127.0.0.1`, `allow_anonymous "
@@ -593,7 +599,7 @@ def doc_section(opts, argv, tables, info, brokers):
                f"`set_tcp_nodelay true` as Zama, no per-connection log lines; `persistence true` "
                f"in a fresh directory for backlog). zama-bench runs pinned to CPU "
                f"{opts.load_cpus}, with the broker's PID for its CPU time and RSS; the broker is "
-               f"stopped after every run. zama-bench command lines (PORT and PID per run):")
+               f"stopped after every run. zama-bench command lines (PORT and PID per run):"))
     out.append("")
     out.append("```")
     for sc in SCENARIOS:
