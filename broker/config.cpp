@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <charconv>
 #include <limits>
 #include <optional>
 #include <set>
@@ -69,6 +70,11 @@ const std::set<std::string_view> known_keys{
     "data_dir",
     "partitions",
     "shards",
+    "fsync",
+    "segment_bytes",
+    "segment_age",
+    "retention_bytes",
+    "retention_age",
     "max_packet_size",
     "max_inflight_messages",
     "max_queued_bytes",
@@ -92,7 +98,57 @@ std::optional<std::string> check(const config& c) {
     return std::nullopt;
 }
 
+// fsync: a string ("always", "never") or an integer (milliseconds).
+void read_fsync(const toml::table& t, const std::string& path, commitlog::fsync_policy& out,
+                std::string& error) {
+    const toml::node* n = t.get("fsync");
+    if (n == nullptr || !error.empty()) {
+        return;
+    }
+    std::string text;
+    if (n->is_integer()) {
+        text = std::to_string(*n->value<std::int64_t>());
+    } else if (n->is_string()) {
+        text = *n->value<std::string>();
+    } else {
+        error = fmt::format("{}: fsync: must be \"always\", \"never\" or milliseconds",
+                            where(path, n->source()));
+        return;
+    }
+    auto parsed = parse_fsync(text);
+    if (!parsed) {
+        error = fmt::format("{}: {}", where(path, n->source()), parsed.error());
+        return;
+    }
+    out = *parsed;
+}
+
+void read_seconds(const toml::table& t, const std::string& path, std::string_view key,
+                  std::chrono::seconds& out, std::int64_t lo, std::int64_t hi, std::string& error) {
+    std::int64_t seconds = out.count();
+    read_int(t, path, key, seconds, lo, hi, error);
+    out = std::chrono::seconds(seconds);
+}
+
 } // namespace
+
+result<commitlog::fsync_policy, std::string> parse_fsync(std::string_view text) {
+    if (text == "always") {
+        return commitlog::fsync_policy{.mode = commitlog::fsync_mode::always};
+    }
+    if (text == "never") {
+        return commitlog::fsync_policy{.mode = commitlog::fsync_mode::never};
+    }
+    std::int64_t ms = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (ec != std::errc{} || end != text.data() + text.size() || ms < 1 || ms > 60'000) {
+        return fmt::format("fsync: must be \"always\", \"never\" or milliseconds from 1 to "
+                           "60000 (got '{}')",
+                           text);
+    }
+    return commitlog::fsync_policy{.mode = commitlog::fsync_mode::interval,
+                                   .interval = std::chrono::milliseconds(ms)};
+}
 
 result<config, std::string> load_config(const std::string& path, config base) {
     toml::table t;
@@ -116,18 +172,21 @@ result<config, std::string> load_config(const std::string& path, config base) {
     read_string(t, path, "data_dir", base.data_dir, error);
     read_int(t, path, "partitions", base.partitions, 1, 65536, error);
     read_int(t, path, "shards", base.shards, 0, 64, error);
+    read_fsync(t, path, base.fsync, error);
+    read_int(t, path, "segment_bytes", base.segment_bytes, 1 << 20,
+             std::numeric_limits<std::int64_t>::max(), error);
+    read_seconds(t, path, "segment_age", base.segment_age, 0, 10ll * 365 * 86400, error);
+    read_int(t, path, "retention_bytes", base.retention_bytes, 0,
+             std::numeric_limits<std::int64_t>::max(), error);
+    read_seconds(t, path, "retention_age", base.retention_age, 0, 100ll * 365 * 86400, error);
     read_int(t, path, "max_packet_size", base.max_packet_size, 0, 268'435'460, error);
     read_int(t, path, "max_inflight_messages", base.max_inflight_messages, 1, 65535, error);
     read_int(t, path, "max_queued_bytes", base.max_queued_bytes, 1, max_size, error);
     read_bool(t, path, "queue_qos0_messages", base.queue_qos0_messages, error);
     read_bool(t, path, "allow_zero_length_clientid", base.allow_zero_length_clientid, error);
-    std::int64_t seconds = base.connect_timeout.count();
-    read_int(t, path, "connect_timeout", seconds, 1, 3600, error);
-    base.connect_timeout = std::chrono::seconds(seconds);
+    read_seconds(t, path, "connect_timeout", base.connect_timeout, 1, 3600, error);
     read_int(t, path, "partition_log_bytes", base.partition_log_bytes, 4096, max_size, error);
-    seconds = base.sys_interval.count();
-    read_int(t, path, "sys_interval", seconds, 0, 86400, error);
-    base.sys_interval = std::chrono::seconds(seconds);
+    read_seconds(t, path, "sys_interval", base.sys_interval, 0, 86400, error);
     read_string(t, path, "log_level", base.log_level, error);
     if (!error.empty()) {
         return error;
@@ -145,6 +204,7 @@ result<command_line, std::string> parse_command_line(int argc, char** argv) {
     std::optional<int> port;
     std::optional<std::string> data_dir;
     std::optional<unsigned> shards;
+    std::optional<std::string> fsync;
     bool verbose = false;
     bool version = false;
     app.add_option("-c,--config-file", file, "read the configuration from FILE (TOML)");
@@ -152,6 +212,8 @@ result<command_line, std::string> parse_command_line(int argc, char** argv) {
         ->check(CLI::Range(0, 65535));
     app.add_option("--data-dir", data_dir, "keep the commit log in DIR");
     app.add_option("--shards", shards, "run N shards (0: one per CPU)")->check(CLI::Range(0, 64));
+    app.add_option("--fsync", fsync,
+                   "sync the commit log: always (before every ack), never, or every N ms");
     app.add_flag("-v,--verbose", verbose, "log debug messages");
     app.add_flag("--version", version, "print the version and exit");
 
@@ -188,6 +250,13 @@ result<command_line, std::string> parse_command_line(int argc, char** argv) {
     }
     if (shards) {
         c.shards = *shards;
+    }
+    if (fsync) {
+        auto parsed = parse_fsync(*fsync);
+        if (!parsed) {
+            return "--" + parsed.error();
+        }
+        c.fsync = *parsed;
     }
     if (verbose) {
         c.log_level = "debug";

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "base/result.hpp"
+#include "commitlog/partition_log.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -18,7 +19,12 @@ struct config {
     // Storage and shards.
     std::string data_dir = "./data";
     std::uint32_t partitions = 64;
-    unsigned shards = 0; // 0: one per CPU
+    unsigned shards = 0;           // 0: one per CPU
+    commitlog::fsync_policy fsync; // fsync = "always" | "never" | milliseconds
+    std::uint64_t segment_bytes = 1ull << 30;
+    std::chrono::seconds segment_age{7 * 24 * 3600};
+    std::uint64_t retention_bytes = 0;                 // per partition; 0: no limit
+    std::chrono::seconds retention_age{7 * 24 * 3600}; // 0: no limit
 
     // Limits.
     std::size_t max_packet_size = 16u << 20;
@@ -27,7 +33,7 @@ struct config {
     bool queue_qos0_messages = false;
     bool allow_zero_length_clientid = true;
     std::chrono::seconds connect_timeout{10};
-    std::size_t partition_log_bytes = 8u << 20;
+    std::size_t partition_log_bytes = 1u << 20;
 
     // Monitoring.
     std::chrono::seconds sys_interval{10};
@@ -43,7 +49,11 @@ struct command_line {
     int exit_code = 0;
 };
 
-/// Parses `zama [-c FILE] [-p PORT] [--data-dir DIR] [--shards N] [-v]
+/// Parses an fsync setting: "always", "never" or a number of milliseconds
+/// (1 to 60000).
+result<commitlog::fsync_policy, std::string> parse_fsync(std::string_view text);
+
+/// Parses `zama [-c FILE] [-p PORT] [--data-dir DIR] [--shards N] [--fsync P] [-v]
 /// [--help] [--version]`: defaults, then the file, then the flags. On a bad
 /// file, key or value returns one line naming it and why.
 result<command_line, std::string> parse_command_line(int argc, char** argv);

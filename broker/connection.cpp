@@ -287,6 +287,15 @@ void connection::publish_stored(std::uint64_t ticket) {
     flush_acks();
 }
 
+void connection::publish_refused(std::uint64_t /*ticket*/) {
+    if (!_closing) {
+        log::warn("{}: a message could not be stored (its partition cannot write to disk): "
+                  "closing the connection without acknowledging it",
+                  describe());
+    }
+    shutdown();
+}
+
 // PUBACKs and PUBRECs go out in the order their PUBLISHes came
 // (MQTT-4.6.0-2, -3), whichever partition stored them first.
 void connection::flush_acks() {

@@ -42,6 +42,7 @@ class connection final : public router::client_link {
     void write_copy(std::span<const std::uint8_t> bytes) override;
     void write_ref(std::span<const std::uint8_t> bytes, rt::keepalive keep) override;
     void publish_stored(std::uint64_t ticket) override;
+    void publish_refused(std::uint64_t ticket) override;
     void taken_over() override;
 
   private:

@@ -4,8 +4,10 @@
 #include "broker/config.hpp"
 #include "broker/server.hpp"
 #include "broker/sys_topics.hpp"
+#include "commitlog/data_dir.hpp"
 #include "router/router.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/uring_file_system.hpp"
 
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -21,12 +23,25 @@ using namespace zama;
 
 namespace {
 
-// Start-up state the shards share: shard 0 binds first (the port may be 0)
-// and publishes the port; a failure there stops every shard.
+// Start-up state the shards share. Shard 0 checks the data directory's
+// metadata; then every shard opens (recovers) its partitions; once all are
+// open, shard 0 binds first (the port may be 0) and publishes the port. A
+// failure anywhere stops every shard.
 struct startup {
-    std::atomic<int> port{-1}; // -1 unknown, 0 failed, else the bound port
+    std::atomic<bool> checked{false}; // the metadata is checked (or failed)
+    std::atomic<unsigned> opened{0};  // shards whose partition logs are open (or failed)
+    std::atomic<int> port{-1};        // -1 unknown, 0 failed, else the bound port
     std::atomic<bool> failed{false};
 };
+
+// `ready` is a lambda with reference captures only (g++ 12 destroys
+// non-trivial temporaries of a co_await expression twice).
+template <typename Ready>
+rt::task<void> wait_until(Ready ready) {
+    while (!ready()) {
+        co_await rt::reactor::local().sleep_for(std::chrono::milliseconds(1));
+    }
+}
 
 void set_up_logging(const broker::config& c) {
     auto logger =
@@ -40,6 +55,16 @@ void set_up_logging(const broker::config& c) {
 router::router_config router_settings(const broker::config& c) {
     router::router_config r;
     r.partitions = c.partitions;
+    r.data_dir = c.data_dir;
+    r.fsync = c.fsync;
+    r.disk.segment_bytes = c.segment_bytes;
+    r.disk.segment_ms = std::chrono::milliseconds(c.segment_age).count();
+    if (c.retention_bytes > 0) {
+        r.disk.retention_bytes = c.retention_bytes;
+    }
+    if (c.retention_age.count() > 0) {
+        r.disk.retention_ms = std::chrono::milliseconds(c.retention_age).count();
+    }
     r.partition_log_bytes = c.partition_log_bytes;
     r.max_inflight_messages = c.max_inflight_messages;
     r.max_queued_bytes = c.max_queued_bytes;
@@ -53,11 +78,28 @@ rt::task<void> shard_main(rt::shard_id id, const broker::config& c, startup& up,
     routers[id] = std::make_unique<router::router>(router_settings(c), id, e.size());
     router::router::set_local(routers[id].get());
     broker::server srv(c, *routers[id]);
+    rt::uring_file_system fs;
 
-    if (id != 0) {
-        while (up.port.load() < 0) {
-            co_await rt::reactor::local().sleep_for(std::chrono::milliseconds(1));
+    if (id == 0) {
+        auto checked = co_await commitlog::check_or_create_metadata(fs, c.data_dir, c.partitions);
+        if (!checked) {
+            log::error("cannot start: {}", checked.error().message);
+            up.failed = true;
         }
+        up.checked = true;
+    }
+    co_await wait_until([&up] { return up.checked.load(); });
+    if (!up.failed.load()) {
+        auto opened = co_await routers[id]->open_logs(fs);
+        if (!opened) {
+            log::error("cannot open the commit log: {}", opened.error());
+            up.failed = true;
+        }
+    }
+    ++up.opened;
+    co_await wait_until([&up, &e] { return up.opened.load() == e.size(); });
+    if (id != 0) {
+        co_await wait_until([&up] { return up.port.load() >= 0; });
     }
     const int wanted = id == 0 ? c.port : up.port.load();
     std::optional<rt::listener> listening;
@@ -83,6 +125,7 @@ rt::task<void> shard_main(rt::shard_id id, const broker::config& c, startup& up,
     }
     if (up.failed) {
         e.request_stop();
+        co_await routers[id]->close_logs();
         co_return;
     }
     srv.start(std::move(*listening));
@@ -91,6 +134,7 @@ rt::task<void> shard_main(rt::shard_id id, const broker::config& c, startup& up,
     }
     co_await e.stop_signal();
     co_await srv.stop();
+    co_await routers[id]->close_logs();
 }
 
 } // namespace

@@ -169,7 +169,12 @@ rt::task<result<void, std::errc>> disk_log::recover() {
     r.bytes = _bytes;
     const bool trouble = r.truncated_bytes > 0 || r.damaged_bytes > 0 || r.lost_records > 0 ||
                          r.dictionary_truncated_bytes > 0 || r.dictionary_damaged_bytes > 0;
-    log::log(trouble ? spdlog::level::warn : spdlog::level::info,
+    // A clean open is a debug line (the owner logs a summary); repairs are
+    // worth a line each.
+    const bool repaired = r.indexes_rebuilt > 0 || r.stray_files_removed > 0;
+    log::log(trouble    ? spdlog::level::warn
+             : repaired ? spdlog::level::info
+                        : spdlog::level::debug,
              "partition {}: recovered offsets [{}, {}) in {} segments ({} bytes), {} topics; "
              "last segment: {} batches checked, {} bytes cut{}; {} indexes rebuilt; sealed "
              "segments: {} damaged bytes, {} records lost; dictionary: {} bytes cut, {} damaged "

@@ -4,7 +4,7 @@
 
 namespace zama::commitlog {
 
-void memory_log::append(batch_ptr batch) {
+void memory_log::append(batch_ptr batch, offset evictable_end) {
     ZAMA_ASSERT(batch->base() == _end, "batch appended out of order");
     if (batch->empty()) {
         return;
@@ -12,7 +12,11 @@ void memory_log::append(batch_ptr batch) {
     _end = batch->end();
     _bytes += batch->bytes_size();
     _batches.push_back(std::move(batch));
-    while (_bytes > _max_bytes && _batches.size() > 1) {
+    trim(evictable_end);
+}
+
+void memory_log::trim(offset evictable_end) {
+    while (_bytes > _max_bytes && _batches.size() > 1 && _batches.front()->end() <= evictable_end) {
         const batch_ptr& oldest = _batches.front();
         _bytes -= oldest->bytes_size();
         _dropped += oldest->size();
@@ -21,7 +25,7 @@ void memory_log::append(batch_ptr batch) {
     }
 }
 
-std::vector<batch_ptr> memory_log::read(offset from, std::size_t max_batches) const {
+std::vector<batch_ptr> memory_log::read(offset from, std::size_t max_bytes) const {
     std::vector<batch_ptr> out;
     if (from >= _end || _batches.empty()) {
         return out;
@@ -29,7 +33,9 @@ std::vector<batch_ptr> memory_log::read(offset from, std::size_t max_batches) co
     // The first batch whose end is past `from`.
     auto it = std::partition_point(_batches.begin(), _batches.end(),
                                    [from](const batch_ptr& b) { return b->end() <= from; });
-    for (; it != _batches.end() && out.size() < max_batches; ++it) {
+    std::size_t bytes = 0;
+    for (; it != _batches.end() && (out.empty() || bytes < max_bytes); ++it) {
+        bytes += (*it)->bytes_size();
         out.push_back(*it);
     }
     return out;

@@ -97,6 +97,7 @@ void router::on_batch(commitlog::batch_ptr b) {
         if (oldest == nullptr) {
             break;
         }
+        oldest->dropped_end = oldest->batches.front()->end();
         oldest->bytes -= oldest->batches.front()->bytes_size();
         _tail_bytes -= oldest->batches.front()->bytes_size();
         oldest->batches.pop_front();
@@ -242,12 +243,12 @@ void router::catch_up(session& s) {
 
 bool router::catch_up_partition(session& s, std::uint32_t p) {
     if (auto f = s.fetched().find(p); f != s.fetched().end()) {
-        const std::vector<commitlog::batch_ptr> batches = std::move(f->second);
-        s.fetched().erase(f);
-        if (!deliver_from(s, p, batches)) {
-            // Blocked midway: the rest comes again from the tail or a new fetch.
+        if (!deliver_from(s, p, f->second)) {
+            // Blocked midway: the rest of the read waits for room (the
+            // cursor says where to go on).
             return false;
         }
+        s.fetched().erase(f);
     }
     if (s.fetching().contains(p)) {
         return false;
@@ -257,7 +258,10 @@ bool router::catch_up_partition(session& s, std::uint32_t p) {
     const bool tail_covers =
         tail.complete_from != ~commitlog::offset{0} && cursor >= tail.complete_from;
     const auto synced = s.synced().find(p);
-    const bool owner_synced = synced != s.synced().end() && cursor >= synced->second;
+    // The owner's log was read up to `synced`; what came after is here
+    // unless this shard has dropped some of it since.
+    const bool owner_synced = synced != s.synced().end() && cursor >= synced->second &&
+                              tail.dropped_end <= synced->second;
     if (!tail_covers && !owner_synced) {
         // This shard's batches do not go back to the cursor: read the owner's log.
         fetch(s, p, cursor);
@@ -315,6 +319,16 @@ void router::fetch(session& s, std::uint32_t p, commitlog::offset from) {
             co_return;
         }
         session& sess = *it->second;
+        if (got.failed) {
+            // Logged by the owner; try again in a while (the partition stays lagging).
+            co_await rt::reactor::local().sleep_for(std::chrono::seconds(1));
+            it = self->_sessions.find(id);
+            if (it != self->_sessions.end() && it->second->generation() == expected) {
+                it->second->fetching().erase(partition);
+                self->catch_up(*it->second);
+            }
+            co_return;
+        }
         sess.fetching().erase(partition);
         commitlog::offset& cursor = sess.state().cursors[partition];
         if (got.start > cursor) {

@@ -4,10 +4,16 @@
 
 #include "router/router.hpp"
 
+#include "base/log.hpp"
 #include "base/vassert.hpp"
+#include "commitlog/data_dir.hpp"
 #include "mqtt/frame.hpp"
 #include "router/partitioner.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace zama::router {
@@ -36,6 +42,33 @@ T take(const std::uint8_t*& p) {
     return v;
 }
 
+// Retention runs at most this often per shard, when something is appended.
+constexpr std::chrono::seconds retention_check{60};
+
+// A lagging reader's fetch from its owner reads this much at a time.
+constexpr std::size_t fetch_bytes = 256u << 10;
+
+std::int64_t wall_clock_ms() noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Every record gets the fixed header of a live QoS 0 delivery (no DUP, no
+// RETAIN, MQTT-3.3.1-9): its packet is then shared as it is.
+void set_delivery_headers(commitlog::record_batch& b) {
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        const commitlog::record& r = b.at(i);
+        const std::size_t remaining =
+            mqtt::publish_remaining_length(r.topic_size, r.payload_size, mqtt::qos::at_most_once);
+        std::uint8_t header[5];
+        const std::size_t n = mqtt::write_fixed_header(
+            mqtt::publish_first_byte(mqtt::qos::at_most_once, false, false),
+            static_cast<std::uint32_t>(remaining), header);
+        b.set_header(i, {header, n});
+    }
+}
+
 } // namespace
 
 router::router(router_config config, rt::shard_id self, unsigned shards)
@@ -46,9 +79,15 @@ router::router(router_config config, rt::shard_id self, unsigned shards)
     _owned.resize(_config.partitions);
     for (std::uint32_t p = 0; p < _config.partitions; ++p) {
         if (owner_of(commitlog::partition_id{p}, shards) == self) {
-            _owned[p] = std::make_unique<owned_partition>(commitlog::partition_id{p},
-                                                          _config.partition_log_bytes);
-            _owned[p]->acks.resize(shards);
+            auto& op = _owned[p];
+            op = std::make_unique<owned_partition>(commitlog::partition_id{p});
+            op->acks.resize(shards);
+            if (_config.data_dir.empty()) {
+                op->log = std::make_unique<commitlog::partition_log>(
+                    op->id,
+                    commitlog::partition_log_options{.memory_bytes = _config.partition_log_bytes},
+                    log_events(*op));
+            }
         }
     }
     _tails.resize(_config.partitions);
@@ -57,6 +96,58 @@ router::router(router_config config, rt::shard_id self, unsigned shards)
 }
 
 router::~router() = default;
+
+rt::task<result<void, std::string>> router::open_logs(rt::file_system& fs) {
+    if (_config.data_dir.empty()) {
+        co_return result<void, std::string>{};
+    }
+    const commitlog::partition_log_options options{.memory_bytes = _config.partition_log_bytes,
+                                                   .fsync = _config.fsync};
+    const auto began = std::chrono::steady_clock::now();
+    std::size_t partitions = 0;
+    std::uint64_t messages = 0;
+    std::uint64_t bytes = 0;
+    for (auto& op : _owned) {
+        if (!op) {
+            continue;
+        }
+        auto opened = co_await commitlog::partition_log::open(
+            fs, commitlog::partition_directory(_config.data_dir, op->id), op->id, _config.disk,
+            options, log_events(*op));
+        if (!opened) {
+            co_return fmt::format("partition {} in {}: {}", op->id.value(), _config.data_dir,
+                                  std::make_error_code(opened.error()).message());
+        }
+        op->log = std::move(*opened);
+        const commitlog::disk_log& disk = *op->log->disk();
+        ++partitions;
+        messages += disk.end() - disk.start();
+        bytes += disk.size_bytes();
+    }
+    zama::log::info("shard {}: opened {} partitions in {}: {} messages, {} bytes, in {} ms", _self,
+                    partitions, _config.data_dir, messages, bytes,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - began)
+                        .count());
+    co_return result<void, std::string>{};
+}
+
+rt::task<void> router::close_logs() {
+    for (auto& op : _owned) {
+        if (op && op->log) {
+            co_await op->log->close();
+        }
+    }
+}
+
+commitlog::partition_log_events router::log_events(owned_partition& op) {
+    owned_partition* p = &op;
+    return {
+        .progress = [this, p](commitlog::offset covered,
+                              std::size_t written) { logged(*p, covered, written); },
+        .failed = [this, p](std::errc) { log_failed(*p); },
+    };
+}
 
 router& router::local() noexcept {
     ZAMA_ASSERT(t_router != nullptr, "no router on this thread");
@@ -108,7 +199,14 @@ void router::publish(const mqtt::publish& p, client_link* link, std::uint64_t ti
     }
 }
 
+bool router::disk_behind() const noexcept {
+    return _disk_backlog > _config.max_pending_append_bytes;
+}
+
 bool router::publish_blocked() const noexcept {
+    if (disk_behind()) {
+        return true;
+    }
     for (rt::shard_id o = 0; o < _shards; ++o) {
         if (_pending_bytes[o] + _outgoing[o].size() > _config.max_pending_append_bytes) {
             return true;
@@ -135,6 +233,10 @@ void router::apply_appends(rt::shard_id from, std::vector<std::uint8_t> requests
                      {static_cast<std::uint8_t>(bits & 3), (bits & 4) != 0}, from, key, ticket);
     }
     const std::size_t bytes = requests.size();
+    if (disk_behind()) {
+        _deferred_done.emplace_back(from, bytes); // the publishers wait for the disk
+        return;
+    }
     rt::engine::local().post(
         from, [owner = _self, bytes] { router::local().appends_done(owner, bytes); });
 }
@@ -153,8 +255,18 @@ void router::append_local(commitlog::partition_id p, std::string_view topic,
                           std::span<const std::uint8_t> payload, commitlog::record_flags flags,
                           rt::shard_id origin, std::uint64_t key, std::uint64_t ticket) {
     owned_partition& op = owned(p);
+    if (!op.log->accepting()) {
+        // The partition's disk refuses writes: nothing is stored or acked.
+        ++_stats.refused;
+        if (key != 0) {
+            std::vector<ack_list> refused(_shards);
+            refused[origin].emplace_back(key, ticket);
+            send_acks(refused, false);
+        }
+        return;
+    }
     if (!op.open) {
-        op.open = op.log.open();
+        op.open = op.log->open_batch();
         _open.push_back(&op);
         if (!_hooked) {
             _hooked = true;
@@ -207,21 +319,25 @@ void router::end_of_turn() noexcept {
 void router::seal(owned_partition& op) {
     commitlog::batch_ptr b = std::move(op.open);
     op.open = {};
-    // Every record gets the fixed header of a live QoS 0 delivery (no DUP,
-    // no RETAIN, MQTT-3.3.1-9): its packet is then shared as it is.
+    b->set_timestamp(wall_clock_ms());
+    set_delivery_headers(*b);
     std::uint64_t shards = 0;
     for (std::size_t i = 0; i < b->size(); ++i) {
-        const commitlog::record& r = b->at(i);
-        const std::size_t remaining =
-            mqtt::publish_remaining_length(r.topic_size, r.payload_size, mqtt::qos::at_most_once);
-        std::uint8_t header[5];
-        const std::size_t n = mqtt::write_fixed_header(
-            mqtt::publish_first_byte(mqtt::qos::at_most_once, false, false),
-            static_cast<std::uint32_t>(remaining), header);
-        b->set_header(i, {header, n});
-        shards |= interested_shards(op, b->topic(r));
+        shards |= interested_shards(op, b->topic(b->at(i)));
     }
-    op.log.append(b);
+    op.log->append(b);
+    if (op.log->disk() != nullptr) {
+        _disk_backlog += b->bytes_size();
+        const rt::time_point now = rt::reactor::local().now();
+        if (now >= _next_retention) {
+            _next_retention = now + retention_check;
+            for (auto& other : _owned) {
+                if (other) {
+                    other->log->request_retention();
+                }
+            }
+        }
+    }
     for (rt::shard_id s = 0; s < _shards; ++s) {
         if ((shards & (std::uint64_t{1} << s)) == 0) {
             continue;
@@ -232,26 +348,82 @@ void router::seal(owned_partition& op) {
             rt::engine::local().post(s, [b] { router::local().on_batch(b); });
         }
     }
+    // Acks go once the log covers the batch (at once in memory; after the
+    // write or the sync on disk, per the fsync policy).
+    const bool any_ack =
+        std::any_of(op.acks.begin(), op.acks.end(), [](const ack_list& l) { return !l.empty(); });
+    if (!any_ack) {
+        return;
+    }
+    if (op.waiting.empty() && op.log->covered_end() >= b->end()) {
+        send_acks(op.acks, true);
+        return;
+    }
+    op.waiting.push_back({b->end(), std::move(op.acks)});
+    op.acks.assign(_shards, {});
+}
+
+void router::logged(owned_partition& op, commitlog::offset covered, std::size_t written) {
+    while (!op.waiting.empty() && op.waiting.front().end <= covered) {
+        send_acks(op.waiting.front().per_origin, true);
+        op.waiting.pop_front();
+    }
+    _disk_backlog -= written;
+    if (disk_behind()) {
+        return;
+    }
+    for (const auto& [from, bytes] : _deferred_done) {
+        if (from == _self) {
+            appends_done(from, bytes);
+        } else {
+            rt::engine::local().post(
+                from, [owner = _self, n = bytes] { router::local().appends_done(owner, n); });
+        }
+    }
+    _deferred_done.clear();
+    if (!publish_blocked()) {
+        for (auto h : _room_waiters) {
+            rt::reactor::local().schedule(h);
+        }
+        _room_waiters.clear();
+    }
+}
+
+// The partition's disk refused a write or a sync: publishers waiting for
+// acks of its unwritten messages are told (and disconnected); it refuses
+// new messages until it can write again.
+void router::log_failed(owned_partition& op) {
+    for (auto& w : op.waiting) {
+        send_acks(w.per_origin, false);
+    }
+    op.waiting.clear();
+}
+
+void router::send_acks(std::vector<ack_list>& per_origin, bool stored) {
     for (rt::shard_id origin = 0; origin < _shards; ++origin) {
-        auto& acks = op.acks[origin];
+        ack_list& acks = per_origin[origin];
         if (acks.empty()) {
             continue;
         }
         if (origin == _self) {
-            apply_acks(std::move(acks));
+            apply_acks(std::move(acks), stored);
         } else {
-            rt::engine::local().post(origin, [list = std::move(acks)]() mutable {
-                router::local().apply_acks(std::move(list));
+            rt::engine::local().post(origin, [list = std::move(acks), stored]() mutable {
+                router::local().apply_acks(std::move(list), stored);
             });
         }
         acks = {};
     }
 }
 
-void router::apply_acks(std::vector<std::pair<std::uint64_t, std::uint64_t>> acks) {
+void router::apply_acks(std::vector<std::pair<std::uint64_t, std::uint64_t>> acks, bool stored) {
     for (const auto& [key, ticket] : acks) {
         if (auto it = _links.find(key); it != _links.end()) {
-            it->second->publish_stored(ticket);
+            if (stored) {
+                it->second->publish_stored(ticket);
+            } else {
+                it->second->publish_refused(ticket);
+            }
         }
     }
 }
@@ -284,9 +456,23 @@ std::uint64_t router::interested_shards(owned_partition& op, std::string_view na
     return e.exact | e.wildcard;
 }
 
-router::log_read router::read_log(std::uint32_t partition, commitlog::offset from) {
+rt::task<router::log_read> router::read_log(std::uint32_t partition, commitlog::offset from) {
     owned_partition& op = owned(commitlog::partition_id{partition});
-    return {op.log.start(), op.log.end(), op.log.read(from, 64)};
+    auto got = co_await op.log->read(from, fetch_bytes);
+    log_read out{op.log->start(), op.log->end(), {}, false};
+    if (!got) {
+        zama::log::error("partition {}: reading from offset {} failed: {}", partition, from,
+                         std::make_error_code(got.error()).message());
+        out.failed = true;
+        co_return out;
+    }
+    if (got->from_disk) {
+        for (const commitlog::batch_ptr& b : got->batches) {
+            set_delivery_headers(*b);
+        }
+    }
+    out.batches = std::move(got->batches);
+    co_return out;
 }
 
 router_stats router::stats() const {

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "base/string_map.hpp"
-#include "commitlog/memory_log.hpp"
+#include "commitlog/partition_log.hpp"
 #include "mqtt/packet.hpp"
 #include "router/filter_trie.hpp"
 #include "router/session.hpp"
@@ -21,7 +21,10 @@ namespace zama::router {
 
 struct router_config {
     std::uint32_t partitions = 64;
-    std::size_t partition_log_bytes = 8u << 20; // in-memory tail of each partition
+    std::string data_dir;                       // empty: partition logs in memory only
+    commitlog::fsync_policy fsync;              // with a data_dir
+    commitlog::disk_log_options disk;           // with a data_dir
+    std::size_t partition_log_bytes = 1u << 20; // in-memory tail of each partition
     std::size_t shard_tail_bytes = 64u << 20;   // batches a subscriber shard keeps, all partitions
     std::size_t max_inflight_messages = 20;     // outbound QoS 1/2 per client
     std::size_t max_queued_bytes = 1u << 20;    // per client send backlog
@@ -36,6 +39,7 @@ struct router_stats {
     std::uint64_t bytes_received = 0;
     std::uint64_t bytes_sent = 0;
     std::uint64_t dropped = 0;  // QoS 0 dropped at a client's queue bound
+    std::uint64_t refused = 0;  // messages refused by a partition that cannot write
     std::uint64_t lost = 0;     // messages gone from a log before delivery
     std::uint64_t retained = 0; // retained messages held by this shard's partitions
     std::uint64_t clients_connected = 0;
@@ -70,6 +74,14 @@ class router final : public rt::turn_hook {
     router(const router&) = delete;
     router& operator=(const router&) = delete;
     ~router() override;
+
+    /// Opens this shard's partition logs in config.data_dir (recovering
+    /// them); with no data_dir they are in memory and this does nothing.
+    /// Every shard's logs must be open before any publish. The error names
+    /// the partition and the reason.
+    rt::task<result<void, std::string>> open_logs(rt::file_system& fs);
+    /// Syncs and closes the partition logs (after the last connection).
+    rt::task<void> close_logs();
 
     /// The router of the calling shard.
     static router& local() noexcept;
@@ -115,7 +127,8 @@ class router final : public rt::turn_hook {
 
     void apply_appends(rt::shard_id from, std::vector<std::uint8_t> requests);
     void appends_done(rt::shard_id owner, std::size_t bytes);
-    void apply_acks(std::vector<std::pair<std::uint64_t, std::uint64_t>> acks);
+    /// The owner stored (or, with `stored` false, refused) these publishes.
+    void apply_acks(std::vector<std::pair<std::uint64_t, std::uint64_t>> acks, bool stored);
     void on_batch(commitlog::batch_ptr batch);
     void interest(std::string topic, rt::shard_id shard, bool add);
     void wildcard_interest(std::string filter, rt::shard_id shard, bool add);
@@ -124,8 +137,9 @@ class router final : public rt::turn_hook {
         commitlog::offset start = 0; // the log's first offset
         commitlog::offset end = 0;   // one past its last
         std::vector<commitlog::batch_ptr> batches;
+        bool failed = false; // the disk read failed (logged): try again later
     };
-    log_read read_log(std::uint32_t partition, commitlog::offset from);
+    rt::task<log_read> read_log(std::uint32_t partition, commitlog::offset from);
     rt::task<std::optional<session_state>> claim(std::string client_id, rt::shard_id to,
                                                  bool clean);
     void claim_done(const std::string& client_id);
@@ -145,13 +159,22 @@ class router final : public rt::turn_hook {
         commitlog::batch_ptr retained; // with retained_index: the retained message
         std::uint32_t retained_index = 0;
     };
+    using ack_list = std::vector<std::pair<std::uint64_t, std::uint64_t>>; // (link key, ticket)
     struct owned_partition {
-        explicit owned_partition(commitlog::partition_id p, std::size_t bytes)
-            : log(p, bytes) {}
-        commitlog::memory_log log;
+        explicit owned_partition(commitlog::partition_id p)
+            : id(p) {}
+        commitlog::partition_id id;
+        std::unique_ptr<commitlog::partition_log> log;
         commitlog::batch_ptr open; // this turn's batch
         string_map<topic_entry> topics;
-        std::vector<std::vector<std::pair<std::uint64_t, std::uint64_t>>> acks; // per origin shard
+        std::vector<ack_list> acks; // this turn's, per origin shard
+        // Acks of sealed batches, waiting for the log's covered_end() to
+        // pass `end` (the fsync policy).
+        struct waiting_acks {
+            commitlog::offset end;
+            std::vector<ack_list> per_origin;
+        };
+        std::deque<waiting_acks> waiting;
     };
     // Subscriber side: the batches of one partition this shard received.
     struct shard_tail {
@@ -160,6 +183,7 @@ class router final : public rt::turn_hook {
         std::size_t bytes = 0;
         // Every batch relevant to this shard from here on is in `batches`.
         commitlog::offset complete_from = ~commitlog::offset{0};
+        commitlog::offset dropped_end = 0; // one past the newest batch dropped
     };
     struct local_sub {
         session* s;
@@ -185,6 +209,11 @@ class router final : public rt::turn_hook {
                       std::span<const std::uint8_t> payload, commitlog::record_flags flags,
                       rt::shard_id origin, std::uint64_t link_key, std::uint64_t ticket);
     void seal(owned_partition& op);
+    commitlog::partition_log_events log_events(owned_partition& op);
+    void logged(owned_partition& op, commitlog::offset covered, std::size_t written);
+    void log_failed(owned_partition& op);
+    void send_acks(std::vector<ack_list>& per_origin, bool stored);
+    bool disk_behind() const noexcept;
     std::uint64_t interested_shards(owned_partition& op, std::string_view topic);
     topic_entry& topic(owned_partition& op, std::string_view name);
     void trim_topics(owned_partition& op);
@@ -233,6 +262,12 @@ class router final : public rt::turn_hook {
     std::vector<std::vector<std::uint8_t>> _outgoing; // per owner shard
     std::vector<std::size_t> _pending_bytes;          // per owner: sent, not yet appended
     std::vector<std::coroutine_handle<>> _room_waiters;
+    // Owner side: bytes sealed and not yet written to disk, all partitions;
+    // over max_pending_append_bytes, appends_done() replies wait (publishers
+    // then stop reading) until the disk catches up.
+    std::size_t _disk_backlog = 0;
+    std::vector<std::pair<rt::shard_id, std::size_t>> _deferred_done;
+    rt::time_point _next_retention{};
     absl::flat_hash_map<std::uint64_t, client_link*> _links;
     absl::flat_hash_map<client_link*, std::uint64_t> _link_keys;
     std::uint64_t _next_link_key = 1;

@@ -31,6 +31,10 @@ class client_link {
     /// The client's QoS 1/2 PUBLISH with this ticket is stored: its PUBACK
     /// or PUBREC may go (the link keeps them in receive order).
     virtual void publish_stored(std::uint64_t ticket) = 0;
+    /// The client's QoS 1/2 PUBLISH with this ticket cannot be stored (the
+    /// partition's disk refuses writes): close without acknowledging it, so
+    /// the client sends it again elsewhere or later.
+    virtual void publish_refused(std::uint64_t ticket) = 0;
     /// Another connection took this client id: close (an abnormal close,
     /// so the will is published).
     virtual void taken_over() = 0;

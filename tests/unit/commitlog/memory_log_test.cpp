@@ -70,14 +70,27 @@ TEST(MemoryLog, AppendsAndReadsByOffset) {
     log.append(filled(log, 2, 10));
     EXPECT_EQ(log.start(), 0u);
     EXPECT_EQ(log.end(), 5u);
-    auto from_start = log.read(0, 10);
+    auto from_start = log.read(0, 1 << 20);
     ASSERT_EQ(from_start.size(), 2u);
     EXPECT_EQ(from_start[0]->base(), 0u);
-    auto from_middle = log.read(4, 10);
+    auto from_middle = log.read(4, 1 << 20);
     ASSERT_EQ(from_middle.size(), 1u);
     EXPECT_EQ(from_middle[0]->base(), 3u);
-    EXPECT_TRUE(log.read(5, 10).empty());
+    EXPECT_TRUE(log.read(5, 1 << 20).empty());
+    // A byte budget smaller than a batch still returns one.
     EXPECT_EQ(log.read(0, 1).size(), 1u);
+}
+
+TEST(MemoryLog, KeepsBatchesNotYetOnDisk) {
+    memory_log log(partition_id{1}, 3000, 100);
+    EXPECT_EQ(log.start(), 100u);
+    for (int i = 0; i < 10; ++i) {
+        log.append(filled(log, 1, 1000), 103); // the disk holds offsets up to 103
+    }
+    EXPECT_EQ(log.start(), 103u);
+    EXPECT_EQ(log.end(), 110u);
+    log.trim(110);
+    EXPECT_GE(log.start(), 107u);
 }
 
 TEST(MemoryLog, DropsOldestWholeBatchesOverItsBound) {

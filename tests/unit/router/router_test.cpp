@@ -43,6 +43,7 @@ struct received {
 struct fake_link final : client_link {
     std::vector<std::uint8_t> wire;
     std::vector<std::uint64_t> stored;
+    std::vector<std::uint64_t> refused;
     bool taken = false;
     std::size_t backlog = 0; // pretend queued bytes
 
@@ -54,6 +55,7 @@ struct fake_link final : client_link {
         wire.insert(wire.end(), b.begin(), b.end());
     }
     void publish_stored(std::uint64_t t) override { stored.push_back(t); }
+    void publish_refused(std::uint64_t t) override { refused.push_back(t); }
     void taken_over() override { taken = true; }
 
     std::vector<received> publishes() const {
