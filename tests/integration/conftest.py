@@ -24,11 +24,13 @@ ZAMA = os.environ.get("ZAMA_BIN", os.path.join(ROOT, "build", "release", "broker
 
 class Broker:
     """A running zama: start() waits for its listening line; stop() sends
-    SIGTERM and returns the exit code."""
+    SIGTERM and returns the exit code. Its data directory is a fresh one
+    unless `data_dir` names one (a restart on the same data)."""
 
-    def __init__(self, shards=2, config=None, args=()):
+    def __init__(self, shards=2, config=None, args=(), data_dir=None):
         self.dir = tempfile.mkdtemp(prefix="zama-it-")
-        cmd = [ZAMA, "-p", "0", "--shards", str(shards), "--data-dir", os.path.join(self.dir, "data")]
+        self.data_dir = data_dir if data_dir is not None else os.path.join(self.dir, "data")
+        cmd = [ZAMA, "-p", "0", "--shards", str(shards), "--data-dir", self.data_dir]
         if config is not None:
             path = os.path.join(self.dir, "zama.toml")
             with open(path, "w") as f:

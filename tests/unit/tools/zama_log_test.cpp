@@ -1,0 +1,423 @@
+// zama-log on a real data directory: disk_log writes it through io_uring in
+// a temporary directory, then the built zama-log binary (ZAMA_LOG_BINARY)
+// runs on it, and its output and exit status are checked. Then damage:
+// a flipped byte in a sealed segment, a torn tail in the last one.
+
+#include "commitlog/data_dir.hpp"
+#include "commitlog/disk_log.hpp"
+#include "runtime/uring_file_system.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <sys/wait.h>
+
+#include "../commitlog/log_test_util.hpp"
+
+namespace zama::commitlog::test {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+constexpr std::int64_t stamp = 1'700'000'000'123; // 2023-11-14T22:13:20.123Z
+constexpr const char* stamp_text = "2023-11-14T22:13:20.123Z";
+
+std::vector<std::uint8_t> slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string slurp_text(const std::string& path) {
+    const auto bytes = slurp(path);
+    return {bytes.begin(), bytes.end()};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        out.push_back(line);
+    }
+    return out;
+}
+
+std::vector<std::string> words_of(const std::string& line) {
+    std::vector<std::string> out;
+    std::istringstream in(line);
+    for (std::string w; in >> w;) {
+        out.push_back(w);
+    }
+    return out;
+}
+
+/// Every file under `dir` with its bytes: to check that zama-log wrote nothing.
+std::map<std::string, std::vector<std::uint8_t>> snapshot(const std::string& dir) {
+    std::map<std::string, std::vector<std::uint8_t>> out;
+    for (const auto& e : stdfs::recursive_directory_iterator(dir)) {
+        if (e.is_regular_file()) {
+            out[e.path().string()] = slurp(e.path().string());
+        }
+    }
+    return out;
+}
+
+struct written {
+    std::size_t segments = 0;
+    std::uint64_t bytes = 0;
+    offset end = 0;
+};
+
+rt::task<void> write_partition(rt::file_system& fs, std::string root, partition_id p,
+                               std::vector<batch_ptr> batches, written* out) {
+    disk_log_options options;
+    options.segment_bytes = 1024;
+    options.index_interval_bytes = 256;
+    auto log = co_await disk_log::open(fs, partition_directory(root, p), p, options);
+    EXPECT_TRUE(log.has_value());
+    if (!log) {
+        co_return;
+    }
+    for (std::size_t i = 0; i < batches.size(); i += 4) {
+        const std::span<const batch_ptr> some(batches.data() + i,
+                                              std::min<std::size_t>(4, batches.size() - i));
+        EXPECT_TRUE((co_await (*log)->append(some)).has_value());
+        EXPECT_TRUE((co_await (*log)->flush()).has_value());
+    }
+    out->segments = (*log)->segments().size();
+    out->bytes = (*log)->size_bytes();
+    out->end = (*log)->end();
+    EXPECT_TRUE((co_await (*log)->close()).has_value());
+}
+
+rt::task<void> write_data_dir(std::string root, std::vector<batch_ptr> p0,
+                              std::vector<batch_ptr> p2, written* w0, written* w2) {
+    rt::uring_file_system fs;
+    EXPECT_TRUE((co_await check_or_create_metadata(fs, root, 4)).has_value());
+    co_await write_partition(fs, root, partition_id{0}, std::move(p0), w0);
+    co_await write_partition(fs, root, partition_id{2}, std::move(p2), w2);
+}
+
+/// One data directory, written once for all the tests; a test that damages
+/// it works on a copy (`damageable()`).
+class ZamaLog : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        std::string tmpl = (stdfs::temp_directory_path() / "zama-log-test-XXXXXX").string();
+        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+        _pristine = tmpl + "/pristine";
+        // Partition 0: 60 batches of 1 to 5 records over several segments.
+        std::vector<batch_ptr> p0;
+        offset next = 0;
+        for (int i = 0; i < 60; ++i) {
+            p0.push_back(make_batch(next, 1 + i % 5, "t", stamp));
+            next = p0.back()->end();
+        }
+        _expected0 = flatten(p0);
+        // Partition 2: a binary payload, a long text one, a topic with a space.
+        batch_ptr b = batch_ptr::make(partition_id{2}, 0);
+        const std::vector<std::uint8_t> binary{0x00, 0xff, 0x10, 0x7f, 1,  2,  3,  4,  5,
+                                               6,    7,    8,    9,    10, 11, 12, 13, 14};
+        b->append("bin/data", binary, {1, false});
+        b->append("text/long", bytes_of(std::string(40, 'x')), {2, true});
+        b->append("with space", bytes_of("say \"hi\""), {0, false});
+        b->set_timestamp(stamp);
+        rt::test::run(write_data_dir(_pristine, std::move(p0), {b}, &_w0, &_w2));
+        ASSERT_GT(_w0.segments, 2u);
+    }
+    static void TearDownTestSuite() { stdfs::remove_all(stdfs::path(_pristine).parent_path()); }
+
+    void SetUp() override {
+        _tmp = stdfs::path(_pristine).parent_path() /
+               ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        stdfs::create_directories(_tmp);
+        data = _pristine;
+    }
+    void TearDown() override { stdfs::remove_all(_tmp); }
+
+    /// Points `data` at a copy of the data directory, for a test to damage.
+    void damageable() {
+        data = _tmp + "/data";
+        stdfs::copy(_pristine, data, stdfs::copy_options::recursive);
+    }
+
+    struct ran {
+        int status = -1;
+        std::string out;
+        std::string err;
+    };
+
+    ran zama_log(const std::string& args) const {
+        const std::string out = _tmp + "/stdout";
+        const std::string err = _tmp + "/stderr";
+        const std::string command =
+            std::string(ZAMA_LOG_BINARY) + " " + args + " >" + out + " 2>" + err;
+        const int rc = std::system(command.c_str());
+        ran r;
+        r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+        r.out = slurp_text(out);
+        r.err = slurp_text(err);
+        return r;
+    }
+
+    std::string segment_path(partition_id p, offset base) const {
+        return partition_directory(data, p) + "/" + segment::file_stem(base) + ".log";
+    }
+    /// Base offsets of partition 0's segments, from the file names.
+    std::vector<offset> bases() const {
+        std::vector<offset> out;
+        for (const auto& e :
+             stdfs::directory_iterator(partition_directory(data, partition_id{0}))) {
+            if (auto base = segment::parse_name(e.path().filename().string(), ".log")) {
+                out.push_back(*base);
+            }
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    static inline std::string _pristine;
+    static inline std::vector<flat_record> _expected0;
+    static inline written _w0;
+    static inline written _w2;
+    std::string _tmp;
+    std::string data;
+    const std::vector<flat_record>& expected0 = _expected0;
+    const written& w0 = _w0;
+};
+
+TEST_F(ZamaLog, ListsPartitions) {
+    const ran r = zama_log("partitions " + data);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("meta format 1, 4 partitions"), std::string::npos) << r.out;
+    std::map<std::string, std::vector<std::string>> rows;
+    for (const std::string& line : lines_of(r.out)) {
+        auto w = words_of(line);
+        if (!w.empty()) {
+            rows[w[0]] = w;
+        }
+    }
+    // partition segments start end bytes topics
+    ASSERT_EQ(rows["0"].size(), 6u) << r.out;
+    EXPECT_EQ(rows["0"][1], std::to_string(w0.segments));
+    EXPECT_EQ(rows["0"][2], "0");
+    EXPECT_EQ(rows["0"][3], std::to_string(w0.end));
+    EXPECT_EQ(rows["0"][4], std::to_string(w0.bytes));
+    EXPECT_EQ(rows["0"][5], "3");
+    EXPECT_EQ(rows["2"][3], "3");
+    EXPECT_EQ(rows["2"][5], "3");
+    EXPECT_NE(r.out.find("(no directory)"), std::string::npos) << r.out; // partitions 1 and 3
+}
+
+TEST_F(ZamaLog, ListsSegments) {
+    const ran r = zama_log("segments " + data + " -p 0");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto lines = lines_of(r.out);
+    ASSERT_EQ(lines.size(), w0.segments + 1) << r.out; // and a header
+    const auto segs = bases();
+    for (std::size_t i = 0; i < segs.size(); ++i) {
+        // partition base end records bytes first_batch last_batch index_entries
+        const auto w = words_of(lines[i + 1]);
+        ASSERT_EQ(w.size(), 8u) << lines[i + 1];
+        EXPECT_EQ(w[0], "0");
+        EXPECT_EQ(w[1], std::to_string(segs[i]));
+        const offset end = i + 1 < segs.size() ? segs[i + 1] : w0.end;
+        EXPECT_EQ(w[2], std::to_string(end));
+        EXPECT_EQ(w[3], std::to_string(end - segs[i]));
+        EXPECT_EQ(w[4], std::to_string(stdfs::file_size(segment_path(partition_id{0}, segs[i]))));
+        EXPECT_EQ(w[5], stamp_text);
+        EXPECT_EQ(w[6], stamp_text);
+        const auto index = stdfs::file_size(partition_directory(data, partition_id{0}) + "/" +
+                                            segment::file_stem(segs[i]) + ".index");
+        EXPECT_EQ(w[7], std::to_string((index - 1) / index_entry_size));
+    }
+}
+
+TEST_F(ZamaLog, DumpsRecordsFromAnOffset) {
+    // Offset 100 is past the first segment: the index and the segment list are used.
+    const ran r = zama_log("dump " + data + " -p 0 --from 100 --count 3");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto lines = lines_of(r.out);
+    ASSERT_EQ(lines.size(), 3u) << r.out;
+    for (std::size_t i = 0; i < 3; ++i) {
+        const flat_record& e = expected0[100 + i];
+        EXPECT_EQ(lines[i],
+                  fmt::format("{} {} {} qos={} retain={} size={} \"{}\"", e.at, stamp_text, e.topic,
+                              e.qos, e.retain ? 1 : 0, e.payload.size(), e.payload));
+    }
+}
+
+TEST_F(ZamaLog, DumpsOneTopic) {
+    const ran r = zama_log("dump " + data + " -p 0 --topic t/1");
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::vector<std::string> offsets;
+    for (const std::string& line : lines_of(r.out)) {
+        offsets.push_back(words_of(line).at(0));
+    }
+    std::vector<std::string> expected;
+    for (const flat_record& e : expected0) {
+        if (e.topic == "t/1") {
+            expected.push_back(std::to_string(e.at));
+        }
+    }
+    EXPECT_EQ(offsets, expected);
+    EXPECT_EQ(lines_of(zama_log("dump " + data + " -p 0 --topic t/+").out).size(),
+              expected0.size());
+}
+
+TEST_F(ZamaLog, PreviewsPayloads) {
+    const ran r = zama_log("dump " + data + " -p 2");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto lines = lines_of(r.out);
+    ASSERT_EQ(lines.size(), 3u) << r.out;
+    EXPECT_EQ(lines[0], fmt::format("0 {} bin/data qos=1 retain=0 size=18 "
+                                    "0x00ff107f0102030405060708090a0b0c...",
+                                    stamp_text));
+    EXPECT_EQ(lines[1], fmt::format("1 {} text/long qos=2 retain=1 size=40 \"{}\"...", stamp_text,
+                                    std::string(32, 'x')));
+    EXPECT_EQ(lines[2], fmt::format("2 {} \"with space\" qos=0 retain=0 size=8 \"say \\\"hi\\\"\"",
+                                    stamp_text));
+}
+
+TEST_F(ZamaLog, VerifiesCleanData) {
+    const ran r = zama_log("verify " + data);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("partition 0: ok"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("verify: 4 partitions, 61 batches checked ("), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("0 damaged regions, 0 torn tails: clean"), std::string::npos) << r.out;
+}
+
+TEST_F(ZamaLog, FindsAFlippedByteInASealedSegment) {
+    damageable();
+    const std::string path = segment_path(partition_id{0}, 0);
+    auto bytes = slurp(path);
+    const auto starts = batch_positions(bytes);
+    ASSERT_GT(starts.size(), 2u);
+    const std::size_t victim = starts[starts.size() / 2];
+    const std::size_t next = starts[starts.size() / 2 + 1];
+    bytes[next - 1] ^= 0x40; // the last payload byte of the middle batch
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+    const auto before = snapshot(data);
+
+    const ran r = zama_log("verify " + data + " -p 0");
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    const std::string where = fmt::format("partition-0/{}.log: byte {}: {} bytes unreadable",
+                                          segment::file_stem(0), victim, next - victim);
+    EXPECT_NE(r.out.find(where), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("CRC mismatch"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("partition 0: DAMAGED, 1 damaged region ("), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("1 damaged region, 0 torn tails: DAMAGED"), std::string::npos) << r.out;
+
+    // dump skips the batch, says so, and goes on.
+    const ran d = zama_log("dump " + data + " -p 0");
+    EXPECT_EQ(d.status, 1);
+    EXPECT_NE(d.err.find("damaged"), std::string::npos) << d.err;
+    EXPECT_GT(lines_of(d.out).size(), expected0.size() / 2);
+    EXPECT_LT(lines_of(d.out).size(), expected0.size());
+    EXPECT_EQ(snapshot(data), before) << "zama-log wrote to the data directory";
+}
+
+TEST_F(ZamaLog, ReportsATornTail) {
+    damageable();
+    const std::string path = segment_path(partition_id{0}, bases().back());
+    const auto starts = batch_positions(slurp(path));
+    ASSERT_FALSE(starts.empty());
+    const auto size = stdfs::file_size(path);
+    stdfs::resize_file(path, size - 5); // the last batch, torn
+    const auto before = snapshot(data);
+
+    const ran r = zama_log("verify " + data);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    const std::string torn =
+        fmt::format("partition-0/{}.log: byte {}: torn tail (recovery will cut {} bytes)",
+                    segment::file_stem(bases().back()), starts.back(), size - 5 - starts.back());
+    EXPECT_NE(r.out.find(torn), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("0 damaged regions, 1 torn tail: clean"), std::string::npos) << r.out;
+
+    const ran strict = zama_log("verify --strict " + data);
+    EXPECT_EQ(strict.status, 1) << strict.out;
+    EXPECT_NE(strict.out.find(torn), std::string::npos) << strict.out;
+
+    const ran d = zama_log("dump " + data + " -p 0");
+    EXPECT_EQ(d.status, 0) << d.err;
+    EXPECT_NE(d.err.find("torn tail"), std::string::npos) << d.err;
+    EXPECT_EQ(snapshot(data), before) << "zama-log wrote to the data directory";
+}
+
+TEST_F(ZamaLog, IntactBatchesAfterDamageInTheLastSegmentAreDamage) {
+    damageable();
+    // The first batch of the last segment, damaged: recovery cuts there and
+    // loses the intact batches behind it, so this is no torn tail.
+    const std::string path = segment_path(partition_id{0}, bases().back());
+    auto bytes = slurp(path);
+    const auto starts = batch_positions(bytes);
+    ASSERT_GT(starts.size(), 1u);
+    bytes[starts[1] - 1] ^= 0x01;
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+
+    const ran r = zama_log("verify " + data + " -p 0");
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find(fmt::format("byte 0: recovery will cut {} bytes here, losing {} intact "
+                                     "batches",
+                                     bytes.size(), starts.size() - 1)),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(r.out.find("torn tail ("), std::string::npos) << r.out;
+}
+
+TEST_F(ZamaLog, ADamagedLastDictionaryEntryNamedBySealedSegmentsIsDamage) {
+    damageable();
+    // The dictionary's last entry (t/2) loses its last bytes: alone it looks
+    // like a torn tail, but sealed segments name its id, so it was synced.
+    const std::string dict = partition_directory(data, partition_id{0}) + "/topics.dict";
+    stdfs::resize_file(dict, stdfs::file_size(dict) - 2);
+
+    const ran r = zama_log("verify " + data + " -p 0");
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("partition-0/topics.dict: byte 28: the last 12 bytes do not read"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("name topic ids that partition-0/topics.dict does not hold (id 2)"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(r.out.find("torn tail ("), std::string::npos) << r.out;
+
+    // dump shows the records with a placeholder for the lost name.
+    const ran d = zama_log("dump " + data + " -p 0 --count 3");
+    EXPECT_EQ(d.status, 0) << d.err;
+    EXPECT_NE(d.out.find("2 " + std::string(stamp_text) + " #unknown-topic-id-2 qos=2"),
+              std::string::npos)
+        << d.out;
+}
+
+TEST_F(ZamaLog, FailsClearlyOnWhatIsNotADataDirectory) {
+    damageable();
+    const ran missing = zama_log("partitions " + _tmp + "/nowhere");
+    EXPECT_EQ(missing.status, 2);
+    EXPECT_EQ(lines_of(missing.err).size(), 1u) << missing.err;
+    EXPECT_NE(missing.err.find("no such directory"), std::string::npos) << missing.err;
+
+    const ran not_data = zama_log("verify " + partition_directory(data, partition_id{0}));
+    EXPECT_EQ(not_data.status, 2);
+    EXPECT_NE(not_data.err.find("not a Zama data directory"), std::string::npos) << not_data.err;
+
+    const ran no_partition = zama_log("dump " + data + " -p 4");
+    EXPECT_EQ(no_partition.status, 2);
+    EXPECT_NE(no_partition.err.find("no partition 4"), std::string::npos) << no_partition.err;
+
+    std::ofstream(data + "/meta", std::ios::binary | std::ios::app).put('x');
+    const ran bad_meta = zama_log("partitions " + data);
+    EXPECT_EQ(bad_meta.status, 2);
+    EXPECT_NE(bad_meta.err.find("meta is damaged"), std::string::npos) << bad_meta.err;
+}
+
+} // namespace
+} // namespace zama::commitlog::test
