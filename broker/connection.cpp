@@ -136,6 +136,13 @@ rt::task<void> connection::run() {
                 }
                 continue;
             }
+            if (mqtt::type_of(p) == mqtt::packet_type::subscribe) {
+                co_await on_subscribe(std::get<mqtt::subscribe>(p)); // may wait for the store
+                if (_closing) {
+                    break;
+                }
+                continue;
+            }
             if (!on_packet(p) || _closing) {
                 break;
             }
@@ -224,8 +231,7 @@ bool connection::on_packet(const mqtt::packet& p) {
         r.pubcomp(*_session, std::get<mqtt::pubcomp>(p).id);
         return true;
     case mqtt::packet_type::subscribe:
-        on_subscribe(std::get<mqtt::subscribe>(p));
-        return true;
+        return true; // run() handles it: it may wait for the session store
     case mqtt::packet_type::unsubscribe:
         on_unsubscribe(std::get<mqtt::unsubscribe>(p));
         return true;
@@ -270,6 +276,7 @@ void connection::on_publish(const mqtt::publish& p) {
             return;
         }
         awaiting.insert(p.id.value());
+        r.changed(*_session);
         _acks.push_back({ticket, p.id, p.qos, false});
         r.publish(p, this, ticket);
         return;
@@ -313,12 +320,18 @@ void connection::flush_acks() {
 void connection::on_pubrel(mqtt::packet_id id) {
     // MQTT-4.3.3-2: the id is free again once PUBREL comes; PUBCOMP either way.
     _session->state().awaiting_pubrel.erase(id.value());
+    _server.router().changed(*_session);
     send(mqtt::pubcomp{id});
 }
 
-void connection::on_subscribe(const mqtt::subscribe& s) {
-    const std::vector<std::uint8_t> codes = _server.router().subscribe(*_session, s.subscriptions);
-    send(mqtt::suback{s.id, codes});
+rt::task<void> connection::on_subscribe(const mqtt::subscribe& s) {
+    std::vector<std::uint8_t> codes = _server.router().subscribe(*_session, s.subscriptions);
+    const mqtt::packet_id id = s.id;
+    // A persistent session's subscription is stored before its SUBACK.
+    co_await _server.router().anchor(*_session);
+    if (_session != nullptr) { // not taken over meanwhile
+        send(mqtt::suback{id, std::move(codes)});
+    }
 }
 
 void connection::on_unsubscribe(const mqtt::unsubscribe& u) {

@@ -63,7 +63,7 @@ class connection final : public router::client_link {
     bool on_packet(const mqtt::packet& p);
     void on_publish(const mqtt::publish& p);
     void on_pubrel(mqtt::packet_id id);
-    void on_subscribe(const mqtt::subscribe& s);
+    rt::task<void> on_subscribe(const mqtt::subscribe& s);
     void on_unsubscribe(const mqtt::unsubscribe& u);
     bool violation(std::string_view what);
     void send(const mqtt::packet& p);

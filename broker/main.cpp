@@ -28,10 +28,12 @@ namespace {
 // open, shard 0 binds first (the port may be 0) and publishes the port. A
 // failure anywhere stops every shard.
 struct startup {
-    std::atomic<bool> checked{false}; // the metadata is checked (or failed)
-    std::atomic<unsigned> opened{0};  // shards whose partition logs are open (or failed)
-    std::atomic<int> port{-1};        // -1 unknown, 0 failed, else the bound port
+    std::atomic<bool> checked{false};  // the metadata is checked (or failed)
+    std::atomic<unsigned> opened{0};   // shards whose partition logs are open (or failed)
+    std::atomic<unsigned> restored{0}; // shards whose stored sessions are installed
+    std::atomic<int> port{-1};         // -1 unknown, 0 failed, else the bound port
     std::atomic<bool> failed{false};
+    std::atomic<unsigned> stored{0}; // shutdown: shards whose sessions are stored
 };
 
 // `ready` is a lambda with reference captures only (g++ 12 destroys
@@ -98,6 +100,11 @@ rt::task<void> shard_main(rt::shard_id id, const broker::config& c, startup& up,
     }
     ++up.opened;
     co_await wait_until([&up, &e] { return up.opened.load() == e.size(); });
+    if (!up.failed.load()) {
+        routers[id]->restore(); // every shard's logs are open: interest can be declared
+    }
+    ++up.restored; // no shard publishes (its $SYS topics) before every shard restored
+    co_await wait_until([&up, &e] { return up.restored.load() == e.size(); });
     if (id != 0) {
         co_await wait_until([&up] { return up.port.load() >= 0; });
     }
@@ -134,6 +141,10 @@ rt::task<void> shard_main(rt::shard_id id, const broker::config& c, startup& up,
     }
     co_await e.stop_signal();
     co_await srv.stop();
+    // Sessions go to their registry shards' stores before any store closes.
+    co_await routers[id]->store_sessions();
+    ++up.stored;
+    co_await wait_until([&up, &e] { return up.stored.load() == e.size(); });
     co_await routers[id]->close_logs();
 }
 

@@ -101,15 +101,25 @@ rt::task<result<log_batches, std::errc>> partition_log::read(offset from, std::s
 
 // The partition's only writer: disk_log's append, flush and retention never
 // overlap because they all run here, one at a time.
+//
+// Order: a due sync goes before more writes (under steady load the queue is
+// never empty, and the policy promises a sync within its interval), except
+// at close, where the queue is written first and then synced; retention
+// goes before writes too, so it can free space while a full disk makes
+// writes fail.
 rt::task<void> partition_log::write_loop() {
     for (;;) {
-        if (!_queue.empty() && !_sync_broken) {
-            co_await write_queued();
-        } else if (_sync_due && !_sync_broken) {
+        const bool writable = !_queue.empty() && !_sync_broken;
+        if (_sync_due && !_sync_broken && !(_closing && writable)) {
             co_await sync();
-        } else if (_retention_due) {
+        } else if (_retention_due && !_closing) {
             co_await retain();
+        } else if (writable) {
+            co_await write_queued();
         } else if (_closing) {
+            if (_retention_due) {
+                co_await retain();
+            }
             break;
         } else {
             co_await work_awaiter{this};

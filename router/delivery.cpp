@@ -166,6 +166,9 @@ void router::offer(session& s, const commitlog::batch_ptr& b,
     const std::uint32_t p = b->partition().value();
     auto [it, created] = s.state().cursors.try_emplace(p, b->base());
     if (!s.online()) {
+        if (created) {
+            changed(s); // a new cursor is stored, so it survives a restart
+        }
         return; // offline: the cursor holds the place; the log holds the messages
     }
     if (it->second < b->base() || s.lagging().contains(p)) {
@@ -181,10 +184,12 @@ void router::offer(session& s, const commitlog::batch_ptr& b,
         if (!deliver(s, b, index, min_qos(r.flags.qos, granted), false)) {
             it->second = r.at;
             s.lagging().insert(p);
+            changed(s);
             return;
         }
     }
     it->second = std::max(it->second, b->end());
+    changed(s);
 }
 
 bool router::deliver(session& s, const commitlog::batch_ptr& b, std::uint32_t index, mqtt::qos qos,
@@ -297,11 +302,13 @@ bool router::deliver_from(session& s, std::uint32_t p, const Batches& batches) {
             }
             if (!deliver(s, b, static_cast<std::uint32_t>(at - b->base()), qos, false)) {
                 cursor = at;
+                changed(s);
                 return false;
             }
         }
         cursor = b->end();
     }
+    changed(s);
     return true;
 }
 
@@ -384,6 +391,7 @@ void router::puback(session& s, mqtt::packet_id id) {
     });
     if (it != out.end()) {
         out.erase(it);
+        changed(s);
         catch_up(s);
     }
 }
@@ -393,6 +401,11 @@ bool router::pubrec(session& s, mqtt::packet_id id) {
         if (f.id == id && f.qos == mqtt::qos::exactly_once) {
             f.released = true;
             f.batch = {}; // the message is delivered; only the id remains
+            // Stored at once: a QoS 2 message past the stored cursor would
+            // be delivered again after a restart.
+            if (!s.clean()) {
+                persist(s);
+            }
             return true;
         }
     }
@@ -405,6 +418,7 @@ void router::pubcomp(session& s, mqtt::packet_id id) {
                            [id](const inflight& f) { return f.id == id && f.released; });
     if (it != out.end()) {
         out.erase(it);
+        changed(s);
         catch_up(s);
     }
 }

@@ -119,6 +119,25 @@ rt::task<result<void, std::string>> router::open_logs(rt::file_system& fs) {
                                   std::make_error_code(opened.error()).message());
         }
         op->log = std::move(*opened);
+        const std::string dir = commitlog::partition_directory(_config.data_dir, op->id);
+        // Arguments are moved from locals: g++ 12 destroys a non-trivial
+        // temporary made inside a co_await expression twice.
+        std::string retained_dir = dir;
+        std::string retained_name = "retained.kv";
+        auto retained =
+            co_await commitlog::kv_log::open(fs, std::move(retained_dir), std::move(retained_name));
+        std::string sessions_dir = dir;
+        std::string sessions_name = "sessions.kv";
+        auto sessions =
+            co_await commitlog::kv_log::open(fs, std::move(sessions_dir), std::move(sessions_name));
+        if (!retained || !sessions) {
+            co_return fmt::format(
+                "partition {} in {}: its {} store: {}", op->id.value(), _config.data_dir,
+                !retained ? "retained" : "session",
+                std::make_error_code(!retained ? retained.error() : sessions.error()).message());
+        }
+        op->retained = std::move(*retained);
+        op->sessions = std::move(*sessions);
         const commitlog::disk_log& disk = *op->log->disk();
         ++partitions;
         messages += disk.end() - disk.start();
@@ -129,13 +148,34 @@ rt::task<result<void, std::string>> router::open_logs(rt::file_system& fs) {
                     std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - began)
                         .count());
+    _persistent = true;
+    _commit_loop_running = true;
+    rt::reactor::local().spawn(commit_loop());
     co_return result<void, std::string>{};
 }
 
 rt::task<void> router::close_logs() {
+    _closing_logs = true;
+    struct wait_commit_loop {
+        router* r;
+        bool await_ready() const noexcept { return !r->_commit_loop_running; }
+        void await_suspend(std::coroutine_handle<> h) noexcept { r->_commit_loop_done = h; }
+        void await_resume() const noexcept {}
+    };
+    co_await wait_commit_loop{this};
     for (auto& op : _owned) {
-        if (op && op->log) {
+        if (!op) {
+            continue;
+        }
+        // On a failed open, the stores of the failing partition may be missing.
+        if (op->log) {
             co_await op->log->close();
+        }
+        if (op->retained) {
+            co_await op->retained->close();
+        }
+        if (op->sessions) {
+            co_await op->sessions->close();
         }
     }
 }
@@ -281,6 +321,7 @@ void router::append_local(commitlog::partition_id p, std::string_view topic,
         if (e.retained) {
             --_stats.retained;
         }
+        store_retained(op, topic, payload, flags.qos);
         if (payload.empty()) {
             e.retained = {};
         } else {

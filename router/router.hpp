@@ -1,6 +1,7 @@
 #pragma once
 
 #include "base/string_map.hpp"
+#include "commitlog/kv_log.hpp"
 #include "commitlog/partition_log.hpp"
 #include "mqtt/packet.hpp"
 #include "router/filter_trie.hpp"
@@ -80,7 +81,15 @@ class router final : public rt::turn_hook {
     /// Every shard's logs must be open before any publish. The error names
     /// the partition and the reason.
     rt::task<result<void, std::string>> open_logs(rt::file_system& fs);
-    /// Syncs and closes the partition logs (after the last connection).
+    /// After every shard's open_logs(): installs the persistent sessions
+    /// (offline) and the retained messages stored in this shard's partitions.
+    void restore();
+    /// Shutdown, after the last connection, on every shard before any
+    /// close_logs(): stores every changed persistent session of this shard
+    /// with its registry shard, and returns once they have taken them.
+    rt::task<void> store_sessions();
+    /// Syncs and closes the partition logs and stores (after store_sessions()
+    /// on every shard).
     rt::task<void> close_logs();
 
     /// The router of the calling shard.
@@ -110,6 +119,14 @@ class router final : public rt::turn_hook {
 
     /// SUBSCRIBE: returns the SUBACK codes; retained messages follow.
     std::vector<std::uint8_t> subscribe(session& s, const mqtt::subscription_list& list);
+    /// After subscribe() of a persistent session, before its SUBACK: gives
+    /// it a cursor at the current end of each partition its filters can
+    /// match where it has none (so what is published from now on waits for
+    /// it even across a restart) and stores the session durably.
+    rt::task<void> anchor(session& s);
+    /// The session's durable state changed (acks, QoS 2 ids): it is stored
+    /// again within a second (persistent sessions only).
+    void changed(session& s);
     void unsubscribe(session& s, const mqtt::filter_list& list);
 
     // Acknowledgements of outbound messages from the client.
@@ -142,6 +159,10 @@ class router final : public rt::turn_hook {
     rt::task<log_read> read_log(std::uint32_t partition, commitlog::offset from);
     rt::task<std::optional<session_state>> claim(std::string client_id, rt::shard_id to,
                                                  bool clean);
+    // Registry side of the session store.
+    void store_session(const std::string& client_id, std::vector<std::uint8_t> bytes);
+    rt::task<bool> store_session_durably(std::string client_id, std::vector<std::uint8_t> bytes);
+    std::vector<commitlog::offset> log_ends(const std::vector<std::uint32_t>& partitions);
     void claim_done(const std::string& client_id);
     void forget(const std::string& client_id, rt::shard_id from);
     std::optional<session_state> release_session(const std::string& client_id, bool keep);
@@ -165,7 +186,9 @@ class router final : public rt::turn_hook {
             : id(p) {}
         commitlog::partition_id id;
         std::unique_ptr<commitlog::partition_log> log;
-        commitlog::batch_ptr open; // this turn's batch
+        std::unique_ptr<commitlog::kv_log> retained; // topic -> qos, payload (on disk only)
+        std::unique_ptr<commitlog::kv_log> sessions; // client id -> session_record (on disk only)
+        commitlog::batch_ptr open;                   // this turn's batch
         string_map<topic_entry> topics;
         std::vector<ack_list> acks; // this turn's, per origin shard
         // Acks of sealed batches, waiting for the log's covered_end() to
@@ -240,6 +263,15 @@ class router final : public rt::turn_hook {
     void reset_tails(std::string_view filter);
     void fetch_retained(session& s, std::string filter, mqtt::qos granted);
 
+    // Durable sessions and retained messages (durable.cpp).
+    void persist(session& s);
+    void commit_dirty();
+    rt::task<void> commit_loop();
+    commitlog::kv_log* session_store(std::string_view client_id);
+    void store_retained(owned_partition& op, std::string_view topic,
+                        std::span<const std::uint8_t> payload, std::uint8_t qos);
+    session* find_session(const std::string& client_id, std::uint64_t generation);
+
     // Sessions (sessions.cpp).
     session* install(session_state st, client_link* link);
     void drop_session(session& s) noexcept;
@@ -265,6 +297,11 @@ class router final : public rt::turn_hook {
     // Owner side: bytes sealed and not yet written to disk, all partitions;
     // over max_pending_append_bytes, appends_done() replies wait (publishers
     // then stop reading) until the disk catches up.
+    bool _persistent = false;        // a data_dir: sessions and retained messages are stored
+    std::vector<std::string> _dirty; // persistent sessions changed since their last store
+    bool _closing_logs = false;
+    bool _commit_loop_running = false;
+    std::coroutine_handle<> _commit_loop_done;
     std::size_t _disk_backlog = 0;
     std::vector<std::pair<rt::shard_id, std::size_t>> _deferred_done;
     rt::time_point _next_retention{};

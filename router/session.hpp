@@ -131,6 +131,7 @@ class session {
         return _batch_records;
     }
 
+    bool dirty = false;        // changed since last stored (persistent sessions)
     std::uint64_t dropped = 0; // QoS 0 messages dropped at the queue bound
     std::uint64_t lost = 0;    // messages gone from the log before delivery
 

@@ -1,7 +1,7 @@
 // The router's sessions and the client-id registry.
 //
-// A client id's registry entry lives on shard hash(client id) % shards and
-// says which shard holds its session. CONNECT claims the id there; claims
+// A client id's registry entry lives on the shard owning partition_of(client
+// id) and says which shard holds its session. CONNECT claims the id there; claims
 // of one id are served one at a time: the previous session's shard closes
 // its connection (a takeover) and hands the session over (or drops it, for
 // clean session), then the new shard installs it and confirms. Until the
@@ -9,14 +9,14 @@
 // two shards.
 
 #include "base/log.hpp"
+#include "router/partitioner.hpp"
 #include "router/router.hpp"
-
-#include <xxhash.h>
 
 namespace zama::router {
 
+// The owner of the client id's partition: it also keeps the stored session.
 rt::shard_id router::registry_shard(std::string_view client_id) const noexcept {
-    return static_cast<rt::shard_id>(XXH3_64bits(client_id.data(), client_id.size()) % _shards);
+    return owner_of(partition_of(client_id, _config.partitions), _shards);
 }
 
 rt::task<attach_result> router::attach(std::string client_id, bool clean, client_link* link) {
@@ -67,6 +67,13 @@ rt::task<std::optional<session_state>> router::claim(std::string client_id, rt::
             return router::local().release_session(id, keep);
         };
         st = co_await rt::engine::local().submit_to(previous, std::move(release));
+    }
+    if (clean) {
+        // A clean session discards the stored one (MQTT-3.1.2-6).
+        if (commitlog::kv_log* store = session_store(client_id);
+            store != nullptr && store->entries().contains(client_id)) {
+            store->erase(client_id);
+        }
     }
     co_return st;
 }
@@ -164,6 +171,7 @@ void router::detach(session& s) noexcept {
     s.fetching().clear();
     s.retained_queue().clear();
     if (!s.clean()) {
+        persist(s);
         return; // persistent: stays here, offline
     }
     const std::string id = s.client_id();

@@ -49,6 +49,7 @@ void router::unsubscribe(session& s, const mqtt::filter_list& list) {
             --_stats.subscriptions;
         }
     }
+    changed(s);
 }
 
 void router::add_local(session& s, const std::string& filter, mqtt::qos qos) {

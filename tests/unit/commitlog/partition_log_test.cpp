@@ -336,13 +336,8 @@ rt::task<void> interval_under_load_body(rt::memory_file_system& mem, offset& dur
 }
 
 TEST(PartitionLog, FsyncIntervalSyncsUnderSteadyLoad) {
-    // BUG: partition_log.cpp write_loop() (line 106) prefers writing over
-    // syncing: while the queue is non-empty every time the writer comes
-    // round, the sync that sync_later() marked due (_sync_due) never runs,
-    // so under a steady load nothing is synced until the appends stop,
-    // breaking "synced within N ms". (Retention, line 110, starves the same
-    // way.)
-    GTEST_SKIP() << "BUG: write_loop starves the interval sync under steady load";
+    // Under a steady load the queue is never empty when the writer comes
+    // round; the due sync must still run ("synced within N ms").
     rt::memory_file_system mem;
     offset durable = 0;
     offset appended = 0;
@@ -785,11 +780,8 @@ rt::task<void> retention_under_load_body(rt::memory_file_system& mem, offset& st
 }
 
 TEST(PartitionLog, RetentionRunsUnderSteadyLoad) {
-    // BUG: partition_log.cpp write_loop() (lines 106-110) serves
-    // request_retention() only when the queue is empty and no sync is due:
-    // under a steady load the writer always finds batches queued, so old
-    // segments are never deleted while publishers keep publishing.
-    GTEST_SKIP() << "BUG: write_loop starves retention under steady load";
+    // Under a steady load the writer always finds batches queued; old
+    // segments must still be deleted while publishers keep publishing.
     rt::memory_file_system mem;
     offset start = 0;
     run(retention_under_load_body(mem, start));
@@ -821,13 +813,8 @@ rt::task<void> retention_on_full_disk_body(rt::memory_file_system& mem, offset& 
 }
 
 TEST(PartitionLog, RetentionRunsWhileTheDiskIsFull) {
-    // BUG: partition_log.cpp write_loop() (line 106) retries the failed
-    // write (write_queued(), sleeping retry_interval at line 140) for as
-    // long as the queue is non-empty, and only then looks at
-    // _retention_due (line 110): on a full disk the retention that would
-    // free space never runs, and the partition refuses messages until
-    // space is freed by hand.
-    GTEST_SKIP() << "BUG: write_loop never runs retention while a write keeps failing";
+    // While a write keeps failing on a full disk, retention must still
+    // run: it is what can free the space.
     rt::memory_file_system mem;
     offset start = 0;
     bool accepting = true;
