@@ -522,7 +522,10 @@ compaction_numbers numbers() {
 }
 
 rt::task<void> compaction_body(rt::memory_file_system& mem, std::size_t& last) {
-    auto log = co_await open_kv(mem);
+    // Counts appends per path opened: a compaction writes `<name>.tmp`.
+    counting_file_system fs(mem);
+    const std::string tmp = kv_path + ".tmp";
+    auto log = co_await open_kv(fs);
     if (!log) {
         co_return;
     }
@@ -538,6 +541,7 @@ rt::task<void> compaction_body(rt::memory_file_system& mem, std::size_t& last) {
     EXPECT_TRUE(durable);
     EXPECT_EQ(file_size(mem), n.prefix + n.most_puts * n.per_put) << "compacted too soon";
     EXPECT_LE(file_size(mem), 2 * n.live + compact_floor);
+    EXPECT_EQ(fs.appends[tmp], 0);
 
     // One more crosses the threshold: the next write compacts.
     seq = put(*log, "k", value_number(last));
@@ -553,12 +557,16 @@ rt::task<void> compaction_body(rt::memory_file_system& mem, std::size_t& last) {
         EXPECT_EQ(*names, std::vector<std::string>{kv_name}) << "a .tmp left behind";
     }
     EXPECT_EQ(entries_of(*log), (entry_map{{"keep", "kept"}, {"k", value_number(last)}}));
+    EXPECT_EQ(fs.appends[tmp], 1) << "one compaction";
 
-    // Writes go on in the new file.
+    // Writes go on, appended to the new file (not compacted again).
+    const int old_file_appends = fs.appends[kv_path];
     seq = put(*log, "after", "compaction");
     durable = co_await log->durable(seq);
     EXPECT_TRUE(durable);
     EXPECT_EQ(file_size(mem), 1 + n.live + kv_record(kind_put, "after", "compaction").size());
+    EXPECT_EQ(fs.appends[tmp], 2) << "the write after the compaction went to the new file";
+    EXPECT_EQ(fs.appends[kv_path], old_file_appends);
     co_await log->close();
 }
 
