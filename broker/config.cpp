@@ -79,6 +79,7 @@ const std::set<std::string_view> known_keys{
     "max_inflight_messages",
     "max_queued_bytes",
     "queue_qos0_messages",
+    "max_subscriptions_per_client",
     "allow_zero_length_clientid",
     "connect_timeout",
     "partition_log_bytes",
@@ -183,6 +184,8 @@ result<config, std::string> load_config(const std::string& path, config base) {
     read_int(t, path, "max_inflight_messages", base.max_inflight_messages, 1, 65535, error);
     read_int(t, path, "max_queued_bytes", base.max_queued_bytes, 1, max_size, error);
     read_bool(t, path, "queue_qos0_messages", base.queue_qos0_messages, error);
+    read_int(t, path, "max_subscriptions_per_client", base.max_subscriptions_per_client, 1, 65535,
+             error);
     read_bool(t, path, "allow_zero_length_clientid", base.allow_zero_length_clientid, error);
     read_seconds(t, path, "connect_timeout", base.connect_timeout, 1, 3600, error);
     read_int(t, path, "partition_log_bytes", base.partition_log_bytes, 4096, max_size, error);

@@ -31,6 +31,7 @@ struct config {
     std::size_t max_inflight_messages = 20;
     std::size_t max_queued_bytes = 1u << 20;
     bool queue_qos0_messages = false;
+    std::size_t max_subscriptions_per_client = 10'000;
     bool allow_zero_length_clientid = true;
     std::chrono::seconds connect_timeout{10};
     std::size_t partition_log_bytes = 1u << 20;

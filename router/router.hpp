@@ -30,8 +30,9 @@ struct router_config {
     std::size_t max_inflight_messages = 20;     // outbound QoS 1/2 per client
     std::size_t max_queued_bytes = 1u << 20;    // per client send backlog
     bool queue_qos0_messages = false;           // QoS 0 to offline persistent sessions
-    std::size_t max_pending_append_bytes = 8u << 20; // per owner shard, before publishers wait
-    std::size_t topic_cache_entries = 1u << 16;      // per shard, topics without interest or retain
+    std::size_t max_subscriptions_per_client = 10'000; // at most 65535 (the session record's u16)
+    std::size_t max_pending_append_bytes = 8u << 20;   // per owner shard, before publishers wait
+    std::size_t topic_cache_entries = 1u << 16; // per shard, topics without interest or retain
 };
 
 struct router_stats {

@@ -1,5 +1,7 @@
 #include "router/session_record.hpp"
 
+#include "base/vassert.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -68,6 +70,9 @@ std::vector<std::uint8_t> encode_session(const session_state& st) {
             it->second = std::min(it->second, at);
         }
     }
+    // router_config::max_subscriptions_per_client keeps it within the u16.
+    ZAMA_ASSERT(st.subscriptions.size() <= 65535,
+                "a session holds more filters than its record can");
     std::vector<std::uint8_t> out;
     out.reserve(16 + st.subscriptions.size() * 32 + committed.size() * 12);
     out.push_back(session_record_version);

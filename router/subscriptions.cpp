@@ -7,6 +7,7 @@
 // a wildcard filter to every shard (each keeps all shards' wildcard filters
 // to match new topics against).
 
+#include "base/log.hpp"
 #include "mqtt/topic.hpp"
 #include "router/partitioner.hpp"
 #include "router/router.hpp"
@@ -27,6 +28,14 @@ std::vector<std::uint8_t> router::subscribe(session& s, const mqtt::subscription
             it->qos = sub.max_qos;
             remove_local(s, it->filter);
             add_local(s, it->filter, sub.max_qos);
+        } else if (subs.size() >= _config.max_subscriptions_per_client) {
+            // Refused (MQTT-3.9.3-2 return code 0x80): a session's filters
+            // are bounded like everything else a client can grow.
+            zama::log::info("client {}: subscription to {} refused, the session already "
+                            "holds max_subscriptions_per_client = {} filters",
+                            s.client_id(), sub.filter, _config.max_subscriptions_per_client);
+            codes.push_back(mqtt::suback_failure);
+            continue;
         } else {
             subs.push_back({std::string(sub.filter), sub.max_qos});
             add_local(s, subs.back().filter, sub.max_qos);

@@ -192,6 +192,38 @@ TEST(Router, ExactAndWildcardSubscribersGetMessagesFromBothShards) {
     });
 }
 
+TEST(Router, SubscriptionsBeyondTheLimitAreRefused) {
+    fake_link link;
+    router_config c = small_config();
+    c.max_subscriptions_per_client = 2;
+    on_two_shards(c, [&]() -> rt::task<void> {
+        router& r = router::local();
+        attach_result a = co_await r.attach("many", true, &link);
+        EXPECT_EQ(subscribe(*a.s, {{"a", mqtt::qos::at_least_once},
+                                   {"b", mqtt::qos::at_most_once},
+                                   {"c", mqtt::qos::at_least_once}}),
+                  (std::vector<std::uint8_t>{1, 0, mqtt::suback_failure}));
+        // At the limit, a filter it holds can still change its QoS; a new
+        // one is refused until one is unsubscribed.
+        EXPECT_EQ(subscribe(*a.s, {{"b", mqtt::qos::exactly_once}, {"d", mqtt::qos::at_most_once}}),
+                  (std::vector<std::uint8_t>{2, mqtt::suback_failure}));
+        std::vector<std::string_view> gone{"a"};
+        r.unsubscribe(*a.s, mqtt::filter_list(gone));
+        EXPECT_EQ(subscribe(*a.s, {{"d", mqtt::qos::at_most_once}}),
+                  (std::vector<std::uint8_t>{0}));
+        EXPECT_EQ(a.s->state().subscriptions.size(), 2u);
+        co_await settle();
+        publish("c", "refused filter", mqtt::qos::at_most_once);
+        publish("d", "held filter", mqtt::qos::at_most_once);
+        EXPECT_TRUE(co_await eventually([&] { return !link.publishes().empty(); }));
+        co_await settle();
+        const auto got = link.publishes();
+        CO_ASSERT_EQ(got.size(), 1u);
+        EXPECT_EQ(got[0].payload, "held filter");
+        r.detach(*a.s);
+    });
+}
+
 TEST(Router, PublisherTicketsAreAcknowledgedOnceStored) {
     fake_link link;
     on_two_shards(small_config(), [&]() -> rt::task<void> {
