@@ -5,6 +5,7 @@
 #include "broker/server.hpp"
 #include "broker/sys_topics.hpp"
 #include "commitlog/data_dir.hpp"
+#include "commitlog/data_dir_lock.hpp"
 #include "router/router.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/uring_file_system.hpp"
@@ -71,6 +72,7 @@ router::router_config router_settings(const broker::config& c) {
     r.max_inflight_messages = c.max_inflight_messages;
     r.max_queued_bytes = c.max_queued_bytes;
     r.queue_qos0_messages = c.queue_qos0_messages;
+    r.max_subscriptions_per_client = c.max_subscriptions_per_client;
     return r;
 }
 
@@ -161,6 +163,13 @@ int main(int argc, char** argv) {
     }
     const broker::config& c = cli->settings;
     set_up_logging(c);
+
+    // Held until the process exits: one broker per data directory.
+    auto locked = commitlog::data_dir_lock::acquire(c.data_dir);
+    if (!locked) {
+        log::error("cannot start: {}", locked.error().message);
+        return 1;
+    }
 
     // Signals: handled by one thread (sigwait), never by a shard. SIGUSR1
     // only wakes that thread when the broker stops on its own.

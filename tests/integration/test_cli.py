@@ -164,3 +164,24 @@ def test_sigterm_right_after_start_stops_promptly():
         assert code == 0, b.log()
         assert elapsed < 2, "stopping took %.1f s:\n%s" % (elapsed, b.log())
         assert "still in flight" not in b.log(), b.log()
+
+
+def test_data_dir_held_by_another_zama():
+    # Two brokers appending to the same partition files would destroy both
+    # logs: the second one refuses to start, naming the first one's pid.
+    first = Broker()
+    try:
+        r = run("-p", "0", "--data-dir", first.data_dir, timeout=20)
+        out = r.stdout + r.stderr
+        assert r.returncode == 1, (r.returncode, out)
+        assert "data directory %s is in use by another broker (pid %d)" % (
+            first.data_dir, first.proc.pid) in out, out
+        # The first broker still serves.
+        s = raw_connect(first.port, "still-here")
+        assert read_packet(s) == (0x20, b"\x00\x00")
+        s.close()
+    finally:
+        first.stop()
+    # Once it has stopped, the directory is free again.
+    second = Broker(data_dir=first.data_dir)
+    second.stop()
