@@ -94,7 +94,8 @@ rt::task<result<void, std::errc>> kv_log::load() {
         if (auto s = co_await _file->datasync(); !s) {
             co_return s.error();
         }
-        co_return result<void, std::errc>{};
+        // The new file's name must survive a power loss too.
+        co_return co_await _fs.sync_directory(_dir);
     }
     std::vector<std::uint8_t> bytes(size);
     for (std::uint64_t at = 0; at < size;) {
@@ -146,11 +147,15 @@ rt::task<result<void, std::errc>> kv_log::load() {
             co_return s.error();
         }
     }
-    if (_file->size() > 2 * _live_bytes + compact_floor) {
-        auto compacted = co_await compact();
-        co_return compacted;
+    if (due_for_compaction()) {
+        co_return co_await compact();
     }
     co_return result<void, std::errc>{};
+}
+
+bool kv_log::due_for_compaction() const noexcept {
+    const std::uint64_t size = _file->size();
+    return size > 2 * _live_bytes + compact_floor && size >= _compact_retry_size;
 }
 
 std::uint64_t kv_log::put(std::string_view key, std::span<const std::uint8_t> value) {
@@ -238,9 +243,11 @@ rt::task<bool> kv_log::write_queued() {
     }
     _durable_seq = seq;
     wake_durable_waiters();
-    if (_file->size() > 2 * _live_bytes + compact_floor) {
+    if (due_for_compaction()) {
         if (auto c = co_await compact(); !c) {
-            log::error("{}: compaction failed: {}", path(), message_of(c.error()));
+            log::error("{}: compaction failed after its rename: {}; changes are no longer saved "
+                       "until zama restarts",
+                       path(), message_of(c.error()));
             co_return false;
         }
     }
@@ -249,8 +256,42 @@ rt::task<bool> kv_log::write_queued() {
 
 // Rewrites the live entries to a new file and renames it over the old one.
 // Changes queued meanwhile are in _queued and go to the new file next.
+//
+// A failure before the rename leaves the old file whole: the temporary file
+// is removed, the failure logged, and compaction tried again once another
+// MiB is written. An error is returned only when the rename happened but the
+// directory sync failed, when what is on disk can no longer be vouched for.
 rt::task<result<void, std::errc>> kv_log::compact() {
     const std::string tmp = path() + ".tmp";
+    std::unique_ptr<rt::file> fresh;
+    if (auto written = co_await write_compacted(tmp, fresh); !written) {
+        log::warn("{}: compaction failed, the file is kept as it is: {}", path(),
+                  message_of(written.error()));
+        if (fresh) {
+            co_await fresh->close();
+        }
+        if (auto r = co_await _fs.remove(tmp);
+            !r && r.error() != std::errc::no_such_file_or_directory) {
+            log::warn("{}: cannot remove {}: {}", path(), tmp, message_of(r.error()));
+        }
+        _compact_retry_size = _file->size() + compact_floor;
+        co_return result<void, std::errc>{};
+    }
+    // Renamed: the new file is the store from now on, whatever comes next.
+    const std::uint64_t before = _file->size();
+    co_await _file->close();
+    _file = std::move(fresh);
+    if (auto d = co_await _fs.sync_directory(_dir); !d) {
+        co_return d.error();
+    }
+    log::info("{}: compacted {} bytes to {} ({} entries)", path(), before, _file->size(),
+              _entries.size());
+    co_return result<void, std::errc>{};
+}
+
+// Writes the live entries to `tmp`, syncs it and renames it over the file.
+rt::task<result<void, std::errc>> kv_log::write_compacted(std::string tmp,
+                                                          std::unique_ptr<rt::file>& fresh) {
     std::vector<std::uint8_t> bytes{kv_format_version};
     bytes.reserve(1 + _live_bytes);
     for (const auto& [key, value] : _entries) {
@@ -260,30 +301,15 @@ rt::task<result<void, std::errc>> kv_log::compact() {
     if (!opened) {
         co_return opened.error();
     }
-    std::unique_ptr<rt::file> fresh = std::move(*opened);
+    fresh = std::move(*opened);
     const iovec v{bytes.data(), bytes.size()};
     if (auto w = co_await fresh->append({&v, 1}); !w) {
-        co_await fresh->close();
         co_return w.error();
     }
     if (auto s = co_await fresh->datasync(); !s) {
-        co_await fresh->close();
         co_return s.error();
     }
-    if (auto r = co_await _fs.rename(tmp, path()); !r) {
-        co_await fresh->close();
-        co_return r.error();
-    }
-    if (auto d = co_await _fs.sync_directory(_dir); !d) {
-        co_await fresh->close();
-        co_return d.error();
-    }
-    const std::uint64_t before = _file->size();
-    co_await _file->close();
-    _file = std::move(fresh);
-    log::info("{}: compacted {} bytes to {} ({} entries)", path(), before, _file->size(),
-              _entries.size());
-    co_return result<void, std::errc>{};
+    co_return co_await _fs.rename(tmp, path());
 }
 
 rt::task<void> kv_log::close() {

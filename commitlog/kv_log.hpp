@@ -35,7 +35,9 @@
 // from a crash): it is cut, and said so in the log. When the file holds
 // more than twice the bytes of the live entries (and over 1 MiB), it is
 // rewritten with the live entries only (to `<name>.tmp`, synced, renamed
-// over, directory synced), so it never grows without bound.
+// over, directory synced), so it never grows without bound. A compaction
+// that fails before its rename keeps the old file and is retried one MiB
+// later.
 //
 // Changes are written by one writer task, everything queued in one write
 // followed by one fdatasync; durable(seq) waits for a change to be on disk.
@@ -77,6 +79,9 @@ class kv_log {
     rt::task<void> write_loop();
     rt::task<bool> write_queued();
     rt::task<result<void, std::errc>> compact();
+    rt::task<result<void, std::errc>> write_compacted(std::string tmp,
+                                                      std::unique_ptr<rt::file>& fresh);
+    bool due_for_compaction() const noexcept;
     std::uint64_t queue(std::uint8_t kind, std::string_view key,
                         std::span<const std::uint8_t> value);
     void wake_durable_waiters() noexcept;
@@ -94,7 +99,8 @@ class kv_log {
     std::string _name;
     std::unique_ptr<rt::file> _file;
     map _entries;
-    std::uint64_t _live_bytes = 0; // encoded size of the live entries
+    std::uint64_t _live_bytes = 0;         // encoded size of the live entries
+    std::uint64_t _compact_retry_size = 0; // after a failed compaction: the size to retry at
 
     std::vector<std::uint8_t> _queued; // encoded records, not yet written
     std::uint64_t _queued_seq = 0;     // the last change queued

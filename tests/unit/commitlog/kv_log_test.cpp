@@ -652,6 +652,69 @@ TEST(KvLog, ChangesDuringCompactionAreKept) {
     EXPECT_LT(r.size, 4096u);
 }
 
+/// A compaction whose temporary file cannot be written keeps the old file,
+/// removes the temporary one, and is retried a MiB of writes later.
+rt::task<void> failed_compaction_body(rt::memory_file_system& mem, std::size_t& last) {
+    counting_file_system fs(mem);
+    auto log = co_await open_kv(fs);
+    if (!log) {
+        co_return;
+    }
+    const compaction_numbers n = numbers();
+    const std::string tmp = kv_path + ".tmp";
+    put(*log, "keep", "kept");
+    put(*log, "gone", "x");
+    log->erase("gone");
+    std::uint64_t seq = 0;
+    for (last = 0; last < n.most_puts; ++last) {
+        seq = put(*log, "k", value_number(last));
+    }
+    bool durable = co_await log->durable(seq);
+    EXPECT_TRUE(durable);
+    // The put that crosses the threshold is written; the compaction's
+    // write of the temporary file then runs out of space.
+    mem.fail_writes_after(n.per_put, std::errc::no_space_on_device);
+    seq = put(*log, "k", value_number(last));
+    durable = co_await log->durable(seq);
+    EXPECT_TRUE(durable);
+    auto given_up = [&] { return fs.appends[tmp] == 1 && !mem.contents(tmp).has_value(); };
+    const bool cleaned = co_await eventually(given_up);
+    EXPECT_TRUE(cleaned) << "the temporary file is left behind";
+    const std::uint64_t uncompacted = n.prefix + (n.most_puts + 1) * n.per_put;
+    EXPECT_EQ(file_size(mem), uncompacted);
+
+    // The store goes on; with space again it compacts once another MiB is
+    // written, not on every write.
+    mem.clear_faults();
+    seq = put(*log, "still", "saved");
+    durable = co_await log->durable(seq);
+    EXPECT_TRUE(durable) << "a failed compaction ended durability";
+    EXPECT_GT(file_size(mem), uncompacted);
+    EXPECT_EQ(fs.appends[tmp], 1) << "retried at once";
+    while (file_size(mem) > 1 + n.live + 4096) {
+        seq = put(*log, "k", value_number(++last));
+        durable = co_await log->durable(seq);
+        if (!durable || file_size(mem) > uncompacted + compact_floor + 2 * n.per_put) {
+            ADD_FAILURE() << "no compaction a MiB after the failed one";
+            break;
+        }
+    }
+    EXPECT_EQ(fs.appends[tmp], 2);
+    co_await log->close();
+}
+
+TEST(KvLog, AFailedCompactionKeepsTheFileAndIsRetried) {
+    auto mem = make_fs();
+    std::size_t last = 0;
+    run(failed_compaction_body(*mem, last));
+    EXPECT_EQ(detached_tasks(), 0u);
+    mem->crash();
+    const reopened r = reopen(*mem);
+    EXPECT_TRUE(r.ok);
+    EXPECT_EQ(r.entries,
+              (entry_map{{"keep", "kept"}, {"k", value_number(last)}, {"still", "saved"}}));
+}
+
 // --- 6. Disk faults -----------------------------------------------------------------------
 
 /// Puts "a" (durable), then "b" under `fault`; then, with the fault
