@@ -1,5 +1,7 @@
 #include "plan.hpp"
 
+#include "mqtt/topic.hpp"
+
 namespace zama::bench {
 
 plan make_plan(const bench_options& o) {
@@ -20,17 +22,25 @@ plan make_plan(const bench_options& o) {
         p.publishers[s % o.publishers].streams.push_back({s, expand(o.topic, s)});
     }
 
-    std::vector<std::uint32_t> all(p.streams);
-    for (std::uint32_t s = 0; s < p.streams; ++s) {
-        all[s] = s;
+    // A subscriber expects the streams whose topics its filter matches
+    // (pairs: its own publisher's; fan-in: all; `%i` in both the topic and
+    // the filter: one stream each).
+    std::vector<std::string> topics(p.streams);
+    for (const publisher_spec& pub : p.publishers) {
+        for (const auto& st : pub.streams) {
+            topics[st.id] = st.topic;
+        }
     }
     p.subscribers.resize(o.subscribers);
     for (unsigned i = 0; i < o.subscribers; ++i) {
         subscriber_spec& sub = p.subscribers[i];
         sub.index = i;
         sub.filters.push_back(expand(o.filter, i));
-        // Pairs: subscriber i reads publisher i's topic; otherwise everything.
-        sub.expected = o.scenario == scenario::pairs ? std::vector<std::uint32_t>{i} : all;
+        for (std::uint32_t s = 0; s < p.streams; ++s) {
+            if (mqtt::topic_matches(sub.filters.back(), topics[s])) {
+                sub.expected.push_back(s);
+            }
+        }
     }
     return p;
 }

@@ -31,15 +31,28 @@ double process_cpu_seconds(int pid) {
     return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-std::uint64_t process_rss_bytes(int pid) {
+namespace {
+
+// A "Name:   N kB" line of /proc/<pid>/status, in bytes.
+std::uint64_t status_bytes(int pid, std::string_view field) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/status");
     std::string line;
     while (std::getline(f, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) {
-            return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+        if (line.starts_with(field)) {
+            return std::strtoull(line.c_str() + field.size(), nullptr, 10) * 1024;
         }
     }
     return 0;
+}
+
+} // namespace
+
+std::uint64_t process_rss_bytes(int pid) {
+    return status_bytes(pid, "VmRSS:");
+}
+
+std::uint64_t process_peak_rss_bytes(int pid) {
+    return status_bytes(pid, "VmHWM:");
 }
 
 double own_cpu_seconds() {
@@ -172,6 +185,11 @@ int print_summary(const bench_options& o, summary& s) {
         if (o.scenario == scenario::idle) {
             std::printf(", %lld B per connection", static_cast<long long>(rss_per_connection));
         }
+        if (o.scenario == scenario::backlog) {
+            std::printf(" (%.1f MB with the sessions offline)",
+                        static_cast<double>(s.broker_rss_offline) / 1e6);
+        }
+        std::printf(", peak %.1f MB", static_cast<double>(s.broker_rss_peak) / 1e6);
     }
     std::printf("\n");
     for (const auto& e : s.errors) {
@@ -186,7 +204,8 @@ int print_summary(const bench_options& o, summary& s) {
         "\"expected\":%llu,\"unique\":%llu,\"lost\":%llu,\"duplicated\":%llu,"
         "\"out_of_order\":%llu,\"connects\":%llu,\"connect_rate\":%.0f,"
         "\"bench_cpu_share\":%.3f,\"broker_cpu_share\":%.3f,\"broker_cpu_s_per_million\":%.4f,"
-        "\"broker_rss\":%llu,\"rss_per_connection\":%lld,\"ok\":%s,\"errors\":[",
+        "\"broker_rss\":%llu,\"broker_rss_offline\":%llu,\"broker_rss_peak\":%llu,"
+        "\"rss_per_connection\":%lld,\"ok\":%s,\"errors\":[",
         std::string(to_string(o.scenario)).c_str(), o.qos, o.payload, o.publishers, o.subscribers,
         o.clients, o.threads, s.seconds, static_cast<unsigned long long>(s.sent),
         static_cast<unsigned long long>(s.received), sent_rate, received_rate, mb,
@@ -199,6 +218,8 @@ int print_summary(const bench_options& o, summary& s) {
         static_cast<unsigned long long>(s.seen.out_of_order),
         static_cast<unsigned long long>(s.connects), connect_rate, bench_share, broker_share,
         per_million, static_cast<unsigned long long>(s.broker_rss),
+        static_cast<unsigned long long>(s.broker_rss_offline),
+        static_cast<unsigned long long>(s.broker_rss_peak),
         static_cast<long long>(rss_per_connection), ok ? "true" : "false");
     for (std::size_t i = 0; i < s.errors.size(); ++i) {
         std::printf("%s\"%s\"", i > 0 ? "," : "", json_escape(s.errors[i]).c_str());

@@ -14,6 +14,8 @@ namespace zama::bench {
 double process_cpu_seconds(int pid);
 /// Resident memory of a process in bytes, from /proc; 0 if it is gone.
 std::uint64_t process_rss_bytes(int pid);
+/// The most resident memory a process has had (VmHWM), in bytes.
+std::uint64_t process_peak_rss_bytes(int pid);
 /// CPU seconds this process has used.
 double own_cpu_seconds();
 
@@ -34,7 +36,9 @@ struct summary {
     double bench_cpu = 0;  // CPU seconds of the load generator in the window
     double broker_cpu = 0; // CPU seconds of --broker-pid in the window
     std::uint64_t broker_rss = 0;
-    std::uint64_t rss_before = 0; // idle: before connecting
+    std::uint64_t broker_rss_offline = 0; // backlog: once published, sessions offline
+    std::uint64_t broker_rss_peak = 0;    // VmHWM at the end of the run
+    std::uint64_t rss_before = 0;         // idle: before connecting
     std::vector<std::string> errors;
     bool failed = false;
 };

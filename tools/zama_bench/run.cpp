@@ -401,6 +401,9 @@ rt::task<void> backlog(run_state& r) {
     r.s.expected = r.p.expected(sent);
     std::fprintf(stderr, "published %llu messages in %.2f s; subscribers reconnect\n",
                  static_cast<unsigned long long>(p1.sent - p0.sent), r.s.publish_seconds);
+    if (r.o.broker_pid != 0) {
+        r.s.broker_rss_offline = process_rss_bytes(r.o.broker_pid);
+    }
 
     const mark d0 = take_mark(r);
     co_await on_each_shard(r, [&r] { return start_subscribers(r, false, false); });
@@ -505,6 +508,9 @@ rt::task<void> controller(run_state& r) {
     case scenario::idle:
         co_await connections(r);
         break;
+    }
+    if (r.o.broker_pid != 0) {
+        r.s.broker_rss_peak = process_peak_rss_bytes(r.o.broker_pid);
     }
     if (r.o.broker_pid != 0 && r.s.broker_rss == 0) {
         r.s.broker_rss = process_rss_bytes(r.o.broker_pid);
