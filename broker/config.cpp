@@ -80,6 +80,7 @@ const std::set<std::string_view> known_keys{
     "max_queued_bytes",
     "queue_qos0_messages",
     "max_subscriptions_per_client",
+    "catchup_read_bytes",
     "allow_zero_length_clientid",
     "connect_timeout",
     "partition_log_bytes",
@@ -184,6 +185,7 @@ result<config, std::string> load_config(const std::string& path, config base) {
     read_int(t, path, "max_inflight_messages", base.max_inflight_messages, 1, 65535, error);
     read_int(t, path, "max_queued_bytes", base.max_queued_bytes, 1, max_size, error);
     read_bool(t, path, "queue_qos0_messages", base.queue_qos0_messages, error);
+    read_int(t, path, "catchup_read_bytes", base.catchup_read_bytes, 1u << 16, max_size, error);
     read_int(t, path, "max_subscriptions_per_client", base.max_subscriptions_per_client, 1, 65535,
              error);
     read_bool(t, path, "allow_zero_length_clientid", base.allow_zero_length_clientid, error);

@@ -35,6 +35,7 @@ struct config {
     bool allow_zero_length_clientid = true;
     std::chrono::seconds connect_timeout{10};
     std::size_t partition_log_bytes = 1u << 20;
+    std::size_t catchup_read_bytes = 32u << 20;
 
     // Monitoring.
     std::chrono::seconds sys_interval{10};

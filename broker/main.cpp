@@ -73,6 +73,7 @@ router::router_config router_settings(const broker::config& c) {
     r.max_queued_bytes = c.max_queued_bytes;
     r.queue_qos0_messages = c.queue_qos0_messages;
     r.max_subscriptions_per_client = c.max_subscriptions_per_client;
+    r.catchup_read_bytes = c.catchup_read_bytes;
     return r;
 }
 

@@ -191,6 +191,17 @@ result<batch_ptr, format_errc> decode_batch(std::span<const std::uint8_t> batch,
     }
     batch_ptr out = batch_ptr::make(p, h->base);
     out->set_timestamp(h->timestamp);
+    // Sized first: growing by doubling would leave up to half of every
+    // batch read from disk unused, and catch-up reads hold many.
+    std::size_t bytes = 0;
+    auto sized = walk_records(batch, [&](const raw_record& r) -> std::optional<format_errc> {
+        bytes += r.payload.size() + (r.id < names.size() ? names[r.id].size() : 0);
+        return std::nullopt;
+    });
+    if (!sized) {
+        return sized.error();
+    }
+    out->reserve(h->count, bytes);
     auto walked = walk_records(batch, [&](const raw_record& r) -> std::optional<format_errc> {
         if (r.id >= names.size() || names[r.id].empty()) {
             return format_errc::unknown_topic;

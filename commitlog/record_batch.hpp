@@ -62,6 +62,12 @@ class record_batch {
     std::size_t size() const noexcept { return _records.size(); }
     bool empty() const noexcept { return _records.empty(); }
     std::size_t bytes_size() const noexcept { return _bytes.size(); }
+    /// Room for `records` records of `topic_and_payload_bytes` in all, so
+    /// appending them allocates once (a batch read from disk knows both).
+    void reserve(std::size_t records, std::size_t topic_and_payload_bytes) {
+        _records.reserve(records);
+        _bytes.reserve(records * (header_room + 2) + topic_and_payload_bytes);
+    }
     /// Milliseconds since the epoch when the batch was sealed; 0 if unset.
     /// Segment rolling and retention by age go by it.
     std::int64_t timestamp() const noexcept { return _timestamp; }

@@ -248,7 +248,7 @@ void router::catch_up(session& s) {
 
 bool router::catch_up_partition(session& s, std::uint32_t p) {
     if (auto f = s.fetched().find(p); f != s.fetched().end()) {
-        if (!deliver_from(s, p, f->second)) {
+        if (!deliver_from(s, p, f->second.batches)) {
             // Blocked midway: the rest of the read waits for room (the
             // cursor says where to go on).
             return false;
@@ -317,22 +317,32 @@ void router::fetch(session& s, std::uint32_t p, commitlog::offset from) {
     rt::reactor::local().spawn([](router* self, std::string id, std::uint64_t expected,
                                   std::uint32_t partition,
                                   commitlog::offset start) -> rt::task<void> {
+        // The session may have ended, moved or gone offline while this
+        // waited; its fetch is then dropped (a reconnect fetches anew).
+        auto current = [self, &id, expected]() -> session* {
+            auto it = self->_sessions.find(id);
+            const bool same = it != self->_sessions.end() && it->second->generation() == expected;
+            return same && it->second->online() ? it->second.get() : nullptr;
+        };
+        read_budget::grant grant = co_await self->_reads.take(fetch_bytes);
+        if (current() == nullptr) {
+            co_return;
+        }
         auto read = [partition, start] { return router::local().read_log(partition, start); };
         const rt::shard_id owner = owner_of(commitlog::partition_id{partition}, self->_shards);
         log_read got = co_await rt::engine::local().submit_to(owner, std::move(read));
-        // The session may have ended or moved meanwhile.
-        auto it = self->_sessions.find(id);
-        if (it == self->_sessions.end() || it->second->generation() != expected) {
+        session* live = current();
+        if (live == nullptr) {
             co_return;
         }
-        session& sess = *it->second;
+        session& sess = *live;
         if (got.failed) {
             // Logged by the owner; try again in a while (the partition stays lagging).
+            grant = {};
             co_await rt::reactor::local().sleep_for(std::chrono::seconds(1));
-            it = self->_sessions.find(id);
-            if (it != self->_sessions.end() && it->second->generation() == expected) {
-                it->second->fetching().erase(partition);
-                self->catch_up(*it->second);
+            if (session* again = current()) {
+                again->fetching().erase(partition);
+                self->catch_up(*again);
             }
             co_return;
         }
@@ -353,7 +363,12 @@ void router::fetch(session& s, std::uint32_t p, commitlog::offset from) {
         if (last >= got.end) {
             sess.synced()[partition] = got.end;
         }
-        sess.fetched()[partition] = std::move(got.batches);
+        std::size_t bytes = 0;
+        for (const commitlog::batch_ptr& b : got.batches) {
+            bytes += b->bytes_size();
+        }
+        grant.resize(bytes);
+        sess.fetched()[partition] = {std::move(got.batches), std::move(grant)};
         self->catch_up(sess);
     }(this, s.client_id(), s.generation(), p, from));
 }

@@ -45,9 +45,6 @@ T take(const std::uint8_t*& p) {
 // Retention runs at most this often per shard, when something is appended.
 constexpr std::chrono::seconds retention_check{60};
 
-// A lagging reader's fetch from its owner reads this much at a time.
-constexpr std::size_t fetch_bytes = 256u << 10;
-
 std::int64_t wall_clock_ms() noexcept {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -73,6 +70,7 @@ void set_delivery_headers(commitlog::record_batch& b) {
 
 router::router(router_config config, rt::shard_id self, unsigned shards)
     : _config(config)
+    , _reads(config.catchup_read_bytes)
     , _self(self)
     , _shards(shards) {
     ZAMA_ASSERT(shards >= 1 && shards <= 64, "1 to 64 shards");
@@ -95,7 +93,9 @@ router::router(router_config config, rt::shard_id self, unsigned shards)
     _pending_bytes.assign(shards, 0);
 }
 
-router::~router() = default;
+router::~router() {
+    _reads.drop_waiters(); // their coroutines went with the reactor
+}
 
 rt::task<result<void, std::string>> router::open_logs(rt::file_system& fs) {
     if (_config.data_dir.empty()) {

@@ -33,6 +33,7 @@ struct router_config {
     std::size_t max_subscriptions_per_client = 10'000; // at most 65535 (the session record's u16)
     std::size_t max_pending_append_bytes = 8u << 20;   // per owner shard, before publishers wait
     std::size_t topic_cache_entries = 1u << 16; // per shard, topics without interest or retain
+    std::size_t catchup_read_bytes = 32u << 20; // per shard: read from logs, not yet delivered
 };
 
 struct router_stats {
@@ -173,6 +174,10 @@ class router final : public rt::turn_hook {
     void end_of_turn() noexcept override;
 
   private:
+    // A lagging session's fetch from a partition's owner reads this much at
+    // a time (at least one batch).
+    static constexpr std::size_t fetch_bytes = 256u << 10;
+
     // Owner side: one partition.
     struct topic_entry {
         std::uint64_t exact = 0;    // shards with an exact subscription to the topic
@@ -282,6 +287,7 @@ class router final : public rt::turn_hook {
     std::uint64_t link_key(client_link* link);
 
     router_config _config;
+    read_budget _reads; // catch-up reads of this shard's sessions (outlives _sessions)
     rt::shard_id _self;
     unsigned _shards;
 

@@ -2,6 +2,7 @@
 
 #include "commitlog/record_batch.hpp"
 #include "mqtt/packet.hpp"
+#include "router/read_budget.hpp"
 #include "runtime/keepalive.hpp"
 
 #include <absl/container/flat_hash_map.h>
@@ -65,6 +66,13 @@ struct pending_retained {
 /// A session's state without its attachments: what moves between shards
 /// when a client reconnects elsewhere, and (later) what the commit log
 /// persists. Batches are shared by reference, never copied.
+/// Batches read from a partition's owner for catching up, and the share of
+/// the shard's read budget they hold until delivered or dropped.
+struct fetched_read {
+    std::vector<commitlog::batch_ptr> batches;
+    read_budget::grant grant;
+};
+
 struct session_state {
     std::string client_id;
     bool clean = true;
@@ -111,9 +119,7 @@ class session {
     /// must continue from the cursor.
     absl::flat_hash_set<std::uint32_t>& lagging() noexcept { return _lagging; }
     /// Batches fetched from a partition's owner for catching up.
-    absl::flat_hash_map<std::uint32_t, std::vector<commitlog::batch_ptr>>& fetched() noexcept {
-        return _fetched;
-    }
+    absl::flat_hash_map<std::uint32_t, fetched_read>& fetched() noexcept { return _fetched; }
     absl::flat_hash_set<std::uint32_t>& fetching() noexcept { return _fetching; }
     /// Per partition: the owner's log end when the session last read up to
     /// it. From there on, this shard's batches have every relevant record.
@@ -140,7 +146,7 @@ class session {
     std::uint64_t _generation;
     client_link* _link = nullptr;
     absl::flat_hash_set<std::uint32_t> _lagging;
-    absl::flat_hash_map<std::uint32_t, std::vector<commitlog::batch_ptr>> _fetched;
+    absl::flat_hash_map<std::uint32_t, fetched_read> _fetched;
     absl::flat_hash_set<std::uint32_t> _fetching;
     absl::flat_hash_map<std::uint32_t, commitlog::offset> _synced;
     std::deque<pending_retained> _retained;
