@@ -1,9 +1,11 @@
 """zama-log on what the real broker wrote. The broker takes publishes and
 stops; zama-log lists the partitions, dumps the records and verifies the
 data directory. A torn tail that `verify` predicts is then cut by the
-broker's own recovery, by the same number of bytes. And the command line's
-errors. (tests/unit/tools/zama_log_test.cpp covers damage in detail, on a
-log written by disk_log.)
+broker's own recovery, by the same number of bytes. A persistent session's
+offline backlog, as `sessions` shows it, is what the client gets when it
+comes back. zama-log refuses the directory of a running broker. And the
+command line's errors. (tests/unit/tools/zama_log_test.cpp covers damage in
+detail, on a log written by disk_log and a session store by kv_log.)
 
 ZAMA_LOG_BIN names the zama-log binary (ctest sets it); default build/release.
 """
@@ -12,6 +14,7 @@ import os
 import re
 import subprocess
 
+import mqttraw
 import pytest
 from conftest import ROOT
 
@@ -43,6 +46,40 @@ def meta_file(partitions, version=1):
     """The meta file of commitlog/data_dir.hpp: version, partitions, CRC32C."""
     head = bytes([version]) + partitions.to_bytes(4, "little")
     return head + crc32c(head).to_bytes(4, "little")
+
+
+SESSION = re.compile(r'^client (?P<client>\S+) \(stored in partition (?P<partition>\d+)\)$')
+SUBSCRIPTION = re.compile(r"^  subscription (?P<filter>\S+) qos=(?P<qos>[012])$")
+CURSOR = re.compile(
+    r"^  cursor partition=(?P<partition>\d+) offset=(?P<offset>\d+) start=(?P<start>\d+|-) "
+    r"end=(?P<end>\d+|-) backlog=(?P<backlog>\d+|-)(?P<notes>.*)$"
+)
+
+
+def sessions(data, *args):
+    """`zama-log sessions`, parsed: {client: {"partition": stored in,
+    "subscriptions": [(filter, qos)], "cursors": {partition: {"offset": ...,
+    "start": ..., "end": ..., "backlog": ..., "notes": ...}}}}."""
+    rc, out, err = zama_log("sessions", data, *args)
+    assert rc == 0, out + err
+    got = {}
+    current = None
+    for line in out.splitlines():
+        m = SESSION.match(line)
+        if m:
+            current = {"partition": int(m["partition"]), "subscriptions": [], "cursors": {}}
+            got[m["client"]] = current
+            continue
+        m = SUBSCRIPTION.match(line)
+        if m:
+            current["subscriptions"].append((m["filter"], int(m["qos"])))
+            continue
+        m = CURSOR.match(line)
+        if m:
+            current["cursors"][int(m["partition"])] = m.groupdict()
+            continue
+        assert line.startswith("  qos2 "), line
+    return got
 
 
 def partition_count(data):
@@ -131,6 +168,52 @@ def test_verify_predicts_what_recovery_cuts(make_broker, client):
     assert [r[6] for r in records(data, "zl/torn")] == ['"t-%02d"' % i for i in range(9)]
 
 
+def test_sessions_show_an_offline_clients_backlog(make_broker, client):
+    b = make_broker(shards=2)
+    sub = client(b.port, client_id="zl-offline", clean=False)
+    assert mqttraw.sub(sub, "zl/sess/t", 1) == [1]
+    sub.close()
+    pub = client(b.port)
+    for i in range(7):
+        pub.publish("zl/sess/t", b"m-%d" % i, 1)
+    pub.close()
+    data = stopped_with_log(b)
+
+    (p,) = {r[0] for r in records(data, "zl/sess/t")}
+    got = sessions(data)
+    assert set(got) == {"zl-offline"}, got  # the publisher's clean session is not stored
+    s = got["zl-offline"]
+    assert s["subscriptions"] == [("zl/sess/t", 1)]
+    cursor = s["cursors"][p]
+    assert int(cursor["backlog"]) == 7, cursor
+    assert int(cursor["end"]) - int(cursor["offset"]) == 7
+    assert cursor["notes"] == "", cursor
+    assert sessions(data, "--client", "zl-offline") == got
+    assert sessions(data, "-p", str(s["partition"]))["zl-offline"]["cursors"][p]["backlog"] == "7"
+    other = (s["partition"] + 1) % partition_count(data)
+    assert sessions(data, "-p", str(other)) == {}
+
+    # What the broker delivers when the client comes back is that backlog.
+    again = make_broker(shards=2, data_dir=data)
+    back = client(again.port, client_id="zl-offline", clean=False)
+    assert back.connack == (1, 0)
+    assert [m.payload for m in back.wait_messages(7)] == [b"m-%d" % i for i in range(7)]
+
+
+def test_refuses_the_directory_of_a_running_broker(make_broker):
+    b = make_broker(shards=1)
+    if not os.path.exists(os.path.join(b.data_dir, "lock")):
+        pytest.skip("this zama does not lock its data directory")
+    message = ("zama-log: a broker (pid %d) is running on %s; stop it first or inspect a copy "
+               "of the directory\n" % (b.proc.pid, b.data_dir))
+    for command in ("sessions", "partitions", "verify"):
+        rc, out, err = zama_log(command, b.data_dir)
+        assert (rc, out, err) == (2, "", message)
+    assert b.stop() == 0, b.log()
+    rc, out, err = zama_log("sessions", b.data_dir)
+    assert rc == 0, out + err
+
+
 def test_errors_are_one_line_and_exit_status_2(tmp_path):
     def fails(args, message):
         rc, out, err = zama_log(*args)
@@ -156,8 +239,7 @@ def test_errors_are_one_line_and_exit_status_2(tmp_path):
 def test_help_lists_the_subcommands():
     rc, out, _ = zama_log("--help")
     assert rc == 0
-    for sub in ("partitions", "segments", "dump", "verify"):
+    for sub in ("partitions", "segments", "dump", "verify", "sessions"):
         assert re.search(r"^\s+%s\s" % sub, out, re.M), out
-    assert "sessions" not in out  # not until the session store has a format
     rc, _, err = zama_log("frobnicate")
     assert rc == 2, err

@@ -23,6 +23,7 @@ namespace {
 // The meta file's layout (commitlog/data_dir.hpp): version, partitions, CRC32C.
 constexpr std::size_t meta_size = 9;
 constexpr std::string_view dictionary_file = "topics.dict";
+constexpr std::string_view sessions_file = "sessions.kv"; // router/durable.cpp
 constexpr std::string_view partition_prefix = "partition-";
 
 std::optional<std::uint32_t> partition_number(std::string_view name) {
@@ -120,6 +121,8 @@ result<partition_files, tool_error> list_partition(const data_dir_view& d, parti
     out.name = fmt::format("{}{}", partition_prefix, p.value());
     out.dictionary_path = out.path + "/" + std::string(dictionary_file);
     out.dictionary_name = out.name + "/" + std::string(dictionary_file);
+    out.sessions_path = out.path + "/" + std::string(sessions_file);
+    out.sessions_name = out.name + "/" + std::string(sessions_file);
     std::error_code ec;
     const auto status = stdfs::status(out.path, ec);
     if (ec || !stdfs::exists(status)) {
@@ -145,6 +148,8 @@ result<partition_files, tool_error> list_partition(const data_dir_view& d, parti
             indexes.push_back(*indexed);
         } else if (name == dictionary_file) {
             out.has_dictionary = true;
+        } else if (name == sessions_file) {
+            out.has_sessions = true;
         }
     }
     if (ec) {

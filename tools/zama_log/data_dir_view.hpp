@@ -42,6 +42,9 @@ struct partition_files {
     std::string dictionary_path;
     std::string dictionary_name;
     bool has_dictionary = false;
+    std::string sessions_path; // the persistent sessions (commitlog/kv_log.hpp)
+    std::string sessions_name;
+    bool has_sessions = false;
     std::uint64_t log_bytes = 0; // of every .log file
 };
 

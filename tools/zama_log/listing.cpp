@@ -52,22 +52,23 @@ int list_partitions(const log_options& o) {
             return fail({fmt::format("cannot read {}: {}", files->dictionary_path,
                                      describe(dict.error()))});
         }
-        if (files->segments.empty()) {
+        auto sum = summarize_partition(*files);
+        if (!sum) {
+            return fail(sum.error());
+        }
+        if (!*sum) {
             t.add({std::to_string(p), "0", "-", "-", std::to_string(files->log_bytes),
                    std::to_string(dict->topics)});
             continue;
         }
-        auto last = summarize_segment(files->segments.back());
-        if (!last) {
-            return fail(last.error());
-        }
+        const partition_summary& log = **sum;
         std::vector<std::string> row{std::to_string(p),
                                      std::to_string(files->segments.size()),
-                                     std::to_string(files->segments.front().base),
-                                     std::to_string(last->end),
+                                     std::to_string(log.start),
+                                     std::to_string(log.end),
                                      std::to_string(files->log_bytes),
                                      std::to_string(dict->topics)};
-        if (last->met_damage || !dict->problems.empty()) {
+        if (log.met_damage || !dict->problems.empty()) {
             row.emplace_back("(damaged: run zama-log verify)");
         }
         t.add(std::move(row));

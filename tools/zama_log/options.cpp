@@ -36,12 +36,13 @@ std::optional<int> parse_options(int argc, char** argv, log_options& out) {
     verify->add_option("-p,--partition", out.partition, "only this partition");
     verify->add_flag("--strict", out.strict, "count a torn tail as damage too");
 
-    // Extension point: `zama-log sessions DIR`. The session store (DESIGN.md:
-    // "sessions and retained messages are logs too") has no on-disk format
-    // yet. When it has one: register the subcommand here, add
-    // command::sessions, dispatch it in main.cpp, and read the store with a
-    // read-only scanner beside segment_scan.hpp, never through the store's
-    // own open() (which recovers, and so writes).
+    auto* sessions = app.add_subcommand(
+        "sessions", "per stored persistent session: subscriptions, committed cursors with each "
+                    "partition's end (the backlog), QoS 2 ids in flight");
+    sessions->add_option("dir", out.dir, "the data directory")->required();
+    sessions->add_option("-p,--partition", out.partition,
+                         "only the sessions stored in this partition");
+    sessions->add_option("--client", out.client, "only this client's session");
 
     try {
         app.parse(argc, argv);
@@ -55,8 +56,10 @@ std::optional<int> parse_options(int argc, char** argv, log_options& out) {
         out.command = command::segments;
     } else if (dump->parsed()) {
         out.command = command::dump;
-    } else {
+    } else if (verify->parsed()) {
         out.command = command::verify;
+    } else {
+        out.command = command::sessions;
     }
     return std::nullopt;
 }

@@ -11,14 +11,14 @@ enum class command : std::uint8_t {
     segments,   // one line per segment
     dump,       // one line per record of a partition
     verify,     // every byte checked; exit status 1 on damage
-    // Extension point: `sessions` (see options.cpp) once the session store
-    // has an on-disk format.
+    sessions,   // the stored persistent sessions (sessions.kv)
 };
 
 struct log_options {
     inspect::command command = command::partitions;
     std::string dir;
     std::optional<std::uint32_t> partition; // -p
+    std::optional<std::string> client;      // sessions --client
     std::optional<std::uint64_t> from;      // dump --from
     std::optional<std::uint64_t> count;     // dump --count
     std::optional<std::string> topic;       // dump --topic (a topic filter)
@@ -27,7 +27,7 @@ struct log_options {
 
 /// Exit statuses.
 inline constexpr int exit_ok = 0;
-inline constexpr int exit_damage = 1; // verify found damage; dump met some
+inline constexpr int exit_damage = 1; // verify found damage; dump or sessions met some
 inline constexpr int exit_error = 2;  // bad usage, or the directory cannot be read
 
 /// Parses the command line. Prints help or the error and returns the exit

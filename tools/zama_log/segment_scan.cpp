@@ -239,4 +239,17 @@ result<segment_summary, tool_error> summarize_segment(const segment_files& s) {
     return out;
 }
 
+result<std::optional<partition_summary>, tool_error>
+summarize_partition(const partition_files& files) {
+    if (files.segments.empty()) {
+        return std::optional<partition_summary>{};
+    }
+    auto last = summarize_segment(files.segments.back());
+    if (!last) {
+        return last.error();
+    }
+    return std::optional<partition_summary>{partition_summary{
+        .start = files.segments.front().base, .end = last->end, .met_damage = last->met_damage}};
+}
+
 } // namespace zama::inspect

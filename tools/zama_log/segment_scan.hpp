@@ -108,4 +108,16 @@ struct segment_summary {
 
 result<segment_summary, tool_error> summarize_segment(const segment_files& s);
 
+/// A partition's offsets, found the cheap way: it starts at its first
+/// segment's base and ends where the summary of its last segment ends.
+struct partition_summary {
+    offset start = 0;
+    offset end = 0;
+    bool met_damage = false; // in the last segment's part walked
+};
+
+/// None if the partition has no segment (no directory, or an empty one).
+result<std::optional<partition_summary>, tool_error>
+summarize_partition(const partition_files& files);
+
 } // namespace zama::inspect

@@ -1,21 +1,31 @@
 // zama-log on a real data directory: disk_log writes it through io_uring in
-// a temporary directory, then the built zama-log binary (ZAMA_LOG_BINARY)
-// runs on it, and its output and exit status are checked. Then damage:
-// a flipped byte in a sealed segment, a torn tail in the last one.
+// a temporary directory, and kv_log a session store, then the built
+// zama-log binary (ZAMA_LOG_BINARY) runs on it, and its output and exit
+// status are checked. Then damage: a flipped byte in a sealed segment, a
+// torn tail in the last one, in a session store. And a broker's lock on the
+// directory.
 
+#include "commitlog/crc32c.hpp"
 #include "commitlog/data_dir.hpp"
 #include "commitlog/disk_log.hpp"
+#include "commitlog/kv_log.hpp"
+#include "router/session_record.hpp"
 #include "runtime/uring_file_system.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <sstream>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "../commitlog/log_test_util.hpp"
 
@@ -94,12 +104,90 @@ rt::task<void> write_partition(rt::file_system& fs, std::string root, partition_
     EXPECT_TRUE((co_await (*log)->close()).has_value());
 }
 
+router::session_state session_of(std::vector<router::subscription> subscriptions,
+                                 std::map<std::uint32_t, offset> cursors = {},
+                                 std::vector<std::uint16_t> released = {},
+                                 std::vector<std::uint16_t> awaiting_pubrel = {}) {
+    router::session_state st;
+    st.clean = false;
+    st.subscriptions = std::move(subscriptions);
+    st.cursors.insert(cursors.begin(), cursors.end());
+    for (std::uint16_t id : released) {
+        router::inflight f;
+        f.id = mqtt::packet_id{id};
+        f.qos = mqtt::qos::exactly_once;
+        f.released = true;
+        st.outbound.push_back(std::move(f));
+    }
+    st.awaiting_pubrel.insert(awaiting_pubrel.begin(), awaiting_pubrel.end());
+    return st;
+}
+
+std::vector<std::uint8_t> record_of(const router::session_state& st) {
+    return router::encode_session(st);
+}
+
+/// Partition 2's session store, written by the broker's kv_log: a session
+/// with everything, one erased, one stored twice.
+rt::task<void> write_sessions(rt::file_system& fs, std::string dir) {
+    // A local, moved: g++ 12 destroys a temporary made in a co_await twice.
+    std::string name = "sessions.kv";
+    auto kv = co_await kv_log::open(fs, std::move(dir), std::move(name));
+    EXPECT_TRUE(kv.has_value());
+    if (!kv) {
+        co_return;
+    }
+    kv_log& log = **kv;
+    log.put("sensor 1", record_of(session_of({{"t/+", mqtt::qos::at_least_once},
+                                              {"with space", mqtt::qos::exactly_once}},
+                                             {{0, 100}, {2, 1}}, {7, 9}, {5, 3})));
+    log.put("gone", record_of(session_of({{"g", mqtt::qos::at_least_once}})));
+    log.put("twice", record_of(session_of({{"a", mqtt::qos::at_most_once}})));
+    log.erase("gone");
+    const std::uint64_t last =
+        log.put("twice", record_of(session_of({{"b", mqtt::qos::at_least_once}})));
+    EXPECT_TRUE(co_await log.durable(last));
+    co_await log.close();
+}
+
 rt::task<void> write_data_dir(std::string root, std::vector<batch_ptr> p0,
                               std::vector<batch_ptr> p2, written* w0, written* w2) {
     rt::uring_file_system fs;
     EXPECT_TRUE((co_await check_or_create_metadata(fs, root, 4)).has_value());
     co_await write_partition(fs, root, partition_id{0}, std::move(p0), w0);
     co_await write_partition(fs, root, partition_id{2}, std::move(p2), w2);
+    std::string sessions_dir = partition_directory(root, partition_id{2});
+    co_await write_sessions(fs, std::move(sessions_dir));
+}
+
+constexpr std::uint8_t kv_put = 1;
+constexpr std::uint8_t kv_erase = 2;
+
+/// One session store record as commitlog/kv_log.hpp documents it, built
+/// here from the documentation rather than by kv_log.
+std::vector<std::uint8_t> kv_record(std::uint8_t kind, std::string_view key,
+                                    const std::vector<std::uint8_t>& value = {}) {
+    std::vector<std::uint8_t> out(11 + key.size() + value.size());
+    out[4] = kind;
+    const auto key_size = static_cast<std::uint16_t>(key.size());
+    const auto value_size = static_cast<std::uint32_t>(value.size());
+    std::memcpy(out.data() + 5, &key_size, 2);
+    std::memcpy(out.data() + 7, &value_size, 4);
+    std::copy(key.begin(), key.end(), out.begin() + 11);
+    std::copy(value.begin(), value.end(),
+              out.begin() + 11 + static_cast<std::ptrdiff_t>(key.size()));
+    const std::uint32_t crc = crc32c({out.data() + 4, out.size() - 4});
+    std::memcpy(out.data(), &crc, 4);
+    return out;
+}
+
+/// A session store file: the version byte, then `records`.
+void write_kv(const std::string& path, const std::vector<std::vector<std::uint8_t>>& records) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.put(static_cast<char>(kv_format_version));
+    for (const auto& r : records) {
+        out.write(reinterpret_cast<const char*>(r.data()), static_cast<std::streamsize>(r.size()));
+    }
 }
 
 /// One data directory, written once for all the tests; a test that damages
@@ -128,6 +216,10 @@ class ZamaLog : public ::testing::Test {
         b->set_timestamp(stamp);
         rt::test::run(write_data_dir(_pristine, std::move(p0), {b}, &_w0, &_w2));
         ASSERT_GT(_w0.segments, 2u);
+        // Partition 0's session store, written from the documented layout.
+        write_kv(partition_directory(_pristine, partition_id{0}) + "/sessions.kv",
+                 {kv_record(kv_put, "p0-client",
+                            record_of(session_of({{"t/1", mqtt::qos::exactly_once}}, {{3, 7}})))});
     }
     static void TearDownTestSuite() { stdfs::remove_all(stdfs::path(_pristine).parent_path()); }
 
@@ -164,6 +256,9 @@ class ZamaLog : public ::testing::Test {
         return r;
     }
 
+    std::string sessions_path(partition_id p) const {
+        return partition_directory(data, p) + "/sessions.kv";
+    }
     std::string segment_path(partition_id p, offset base) const {
         return partition_directory(data, p) + "/" + segment::file_stem(base) + ".log";
     }
@@ -417,6 +512,190 @@ TEST_F(ZamaLog, FailsClearlyOnWhatIsNotADataDirectory) {
     const ran bad_meta = zama_log("partitions " + data);
     EXPECT_EQ(bad_meta.status, 2);
     EXPECT_NE(bad_meta.err.find("meta is damaged"), std::string::npos) << bad_meta.err;
+}
+
+// The blocks of the stored sessions, as the tests above wrote them.
+std::string p0_client_block() {
+    return "client p0-client (stored in partition 0)\n"
+           "  subscription t/1 qos=2\n"
+           "  cursor partition=3 offset=7 start=- end=- backlog=- (the partition has no log)\n";
+}
+
+std::string partition2_blocks(offset end0) {
+    return fmt::format("client \"sensor 1\" (stored in partition 2)\n"
+                       "  subscription t/+ qos=1\n"
+                       "  subscription \"with space\" qos=2\n"
+                       "  cursor partition=0 offset=100 start=0 end={} backlog={}\n"
+                       "  cursor partition=2 offset=1 start=0 end=3 backlog=2\n"
+                       "  qos2 outbound: 7 9 (PUBREL sent, PUBCOMP awaited)\n"
+                       "  qos2 inbound: 3 5 (PUBREC sent, PUBREL awaited)\n"
+                       "client twice (stored in partition 2)\n"
+                       "  subscription b qos=1\n",
+                       end0, end0 - 100);
+}
+
+TEST_F(ZamaLog, ListsStoredSessions) {
+    // Partition 2's store comes from kv_log, partition 0's from the
+    // documented layout; partitions 1 and 3 have none.
+    const auto before = snapshot(data);
+    const ran r = zama_log("sessions " + data);
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_EQ(r.out, p0_client_block() + partition2_blocks(w0.end));
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(snapshot(data), before) << "zama-log wrote to the data directory";
+}
+
+TEST_F(ZamaLog, FiltersSessionsByPartitionAndClient) {
+    const ran p2 = zama_log("sessions " + data + " -p 2");
+    EXPECT_EQ(p2.status, 0) << p2.err;
+    EXPECT_EQ(p2.out, partition2_blocks(w0.end));
+
+    const ran one = zama_log("sessions " + data + " --client 'sensor 1'");
+    EXPECT_EQ(one.status, 0) << one.err;
+    EXPECT_EQ(lines_of(one.out).size(), 7u) << one.out;
+    EXPECT_EQ(one.out.rfind("client \"sensor 1\" (stored in partition 2)\n", 0), 0u) << one.out;
+
+    const ran both = zama_log("sessions " + data + " -p 0 --client p0-client");
+    EXPECT_EQ(both.status, 0) << both.err;
+    EXPECT_EQ(both.out, p0_client_block());
+
+    // A client stored elsewhere, an erased one: nothing, and a note.
+    for (const char* args : {" -p 0 --client twice", " --client gone"}) {
+        const ran none = zama_log("sessions " + data + args);
+        EXPECT_EQ(none.status, 0) << none.err;
+        EXPECT_EQ(none.out, "");
+        EXPECT_NE(none.err.find("no session of client"), std::string::npos) << none.err;
+    }
+
+    // A partition without a directory, and so without sessions.
+    const ran empty = zama_log("sessions " + data + " -p 1");
+    EXPECT_EQ(empty.status, 0) << empty.err;
+    EXPECT_EQ(empty.out, "");
+    EXPECT_EQ(empty.err, "");
+
+    const ran bad = zama_log("sessions " + data + " -p 4");
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_NE(bad.err.find("no partition 4"), std::string::npos) << bad.err;
+}
+
+TEST_F(ZamaLog, ReportsATornTailInASessionStore) {
+    damageable();
+    const auto a = kv_record(kv_put, "a", record_of(session_of({{"x", mqtt::qos::at_most_once}})));
+    const auto b = kv_record(kv_put, "b", record_of(session_of({{"y", mqtt::qos::at_most_once}})));
+    auto c = kv_record(kv_put, "c", record_of(session_of({{"z", mqtt::qos::at_most_once}})));
+    const auto erase_b = kv_record(kv_erase, "b");
+    c.resize(c.size() - 3); // an append that did not finish
+    write_kv(sessions_path(partition_id{0}), {a, b, c});
+    const auto before = snapshot(data);
+
+    const ran r = zama_log("sessions " + data + " -p 0");
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_EQ(r.out, "client a (stored in partition 0)\n"
+                     "  subscription x qos=0\n"
+                     "client b (stored in partition 0)\n"
+                     "  subscription y qos=0\n");
+    EXPECT_NE(r.err.find(fmt::format("partition-0/sessions.kv: torn tail at byte {} (the broker "
+                                     "cuts these {} bytes",
+                                     1 + a.size() + b.size(), c.size())),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("truncated record"), std::string::npos) << r.err;
+    EXPECT_EQ(snapshot(data), before) << "zama-log wrote to the data directory";
+
+    // A flipped byte in b: the broker cuts there, losing b, and the erase of
+    // b behind it, intact as it is.
+    auto flipped = b;
+    flipped.back() ^= 0x20;
+    write_kv(sessions_path(partition_id{0}), {a, flipped, erase_b});
+    const ran crc = zama_log("sessions " + data + " -p 0");
+    EXPECT_EQ(crc.status, 1) << crc.out << crc.err;
+    EXPECT_EQ(crc.out, "client a (stored in partition 0)\n  subscription x qos=0\n");
+    EXPECT_NE(
+        crc.err.find(fmt::format("partition-0/sessions.kv: torn tail at byte {}", 1 + a.size())),
+        std::string::npos)
+        << crc.err;
+    EXPECT_NE(crc.err.find("CRC mismatch"), std::string::npos) << crc.err;
+
+    // Whole, the erase is honoured.
+    write_kv(sessions_path(partition_id{0}), {a, b, erase_b});
+    const ran whole = zama_log("sessions " + data + " -p 0");
+    EXPECT_EQ(whole.status, 0) << whole.err;
+    EXPECT_EQ(whole.out, "client a (stored in partition 0)\n  subscription x qos=0\n");
+}
+
+TEST_F(ZamaLog, ReportsAnUnreadableSessionRecord) {
+    damageable();
+    write_kv(sessions_path(partition_id{0}),
+             {kv_record(kv_put, "junk", {9, 9}),
+              kv_record(kv_put, "fine", record_of(session_of({{"f", mqtt::qos::at_most_once}})))});
+    const ran r = zama_log("sessions " + data + " -p 0");
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_EQ(r.out, "client fine (stored in partition 0)\n  subscription f qos=0\n");
+    EXPECT_NE(r.err.find("partition-0/sessions.kv: client junk: unreadable session record "
+                         "(version byte 9, 2 bytes)"),
+              std::string::npos)
+        << r.err;
+}
+
+TEST_F(ZamaLog, ShowsWhatRetentionDeletedUnderACursor) {
+    damageable();
+    // Retention deletes partition 0's first segment: its start moves up.
+    const std::vector<offset> segs = bases();
+    ASSERT_GT(segs.size(), 2u);
+    stdfs::remove(segment_path(partition_id{0}, segs[0]));
+    stdfs::remove(partition_directory(data, partition_id{0}) + "/" + segment::file_stem(segs[0]) +
+                  ".index");
+    write_kv(
+        sessions_path(partition_id{0}),
+        {kv_record(kv_put, "slow",
+                   record_of(session_of({{"t/#", mqtt::qos::at_least_once}}, {{0, 5}, {2, 3}})))});
+    const ran r = zama_log("sessions " + data + " -p 0");
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_EQ(r.out, fmt::format("client slow (stored in partition 0)\n"
+                                 "  subscription t/# qos=1\n"
+                                 "  cursor partition=0 offset=5 start={} end={} backlog={} "
+                                 "gone={} (before the start: deleted by retention)\n"
+                                 "  cursor partition=2 offset=3 start=0 end=3 backlog=0\n",
+                                 segs[1], w0.end, w0.end - 5, segs[1] - 5));
+}
+
+TEST_F(ZamaLog, RefusesADirectoryABrokerHoldsAndHoldsItShared) {
+    damageable();
+    const std::string lock = data + "/lock";
+    std::ofstream(lock) << "4242\n";
+    // The broker's lock (commitlog/data_dir_lock.cpp): exclusive, on its
+    // own open file description, so it conflicts with zama-log's.
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    const std::string message = fmt::format("zama-log: a broker (pid 4242) is running on {}; stop "
+                                            "it first or inspect a copy of the directory\n",
+                                            data);
+    for (const char* command : {"sessions ", "partitions ", "verify "}) {
+        const ran r = zama_log(std::string(command) + data);
+        EXPECT_EQ(r.status, 2) << command << r.out << r.err;
+        EXPECT_EQ(r.out, "") << command;
+        EXPECT_EQ(r.err, message) << command;
+    }
+    // Another reader's shared lock does not stop it.
+    ASSERT_EQ(::flock(fd, LOCK_SH | LOCK_NB), 0);
+    const ran shared = zama_log("sessions " + data + " -p 0");
+    EXPECT_EQ(shared.status, 0) << shared.err;
+    EXPECT_EQ(shared.out, p0_client_block());
+    ::close(fd);
+    EXPECT_EQ(slurp_text(lock), "4242\n") << "zama-log wrote to the lock file";
+
+    // A broker that wrote no pid yet: the message goes without it.
+    std::ofstream(lock, std::ios::trunc).flush();
+    const int empty = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(empty, 0);
+    ASSERT_EQ(::flock(empty, LOCK_EX | LOCK_NB), 0);
+    const ran no_pid = zama_log("sessions " + data);
+    EXPECT_EQ(no_pid.status, 2);
+    EXPECT_EQ(no_pid.err, fmt::format("zama-log: a broker is running on {}; stop it first or "
+                                      "inspect a copy of the directory\n",
+                                      data));
+    ::close(empty);
 }
 
 } // namespace
