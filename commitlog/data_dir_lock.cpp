@@ -52,9 +52,11 @@ result<data_dir_lock, metadata_error> data_dir_lock::acquire(const std::string& 
         const std::string holder = holder_of(fd);
         ::close(fd);
         if (e == EWOULDBLOCK) {
+            // zama-log takes a shared lock while it reads; the pid in the
+            // file is the last broker's.
             return metadata_error{fmt::format(
-                "data directory {} is in use by another broker{} (it holds {}); give each "
-                "broker its own data_dir",
+                "data directory {} is in use by another broker{} or by zama-log (they lock {}); "
+                "give each broker its own data_dir",
                 data_dir, holder.empty() ? "" : fmt::format(" (pid {})", holder), path)};
         }
         return metadata_error{

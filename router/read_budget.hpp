@@ -73,7 +73,7 @@ class read_budget {
     ~read_budget() { ZAMA_ASSERT(_held == 0, "read_budget destroyed before its grants"); }
 
     /// co_await take(n): a grant of n bytes, once they fit under the limit.
-    auto take(std::size_t n) noexcept { return awaiter{this, n}; }
+    auto take(std::size_t n) noexcept { return awaiter{this, n, {}}; }
 
     std::size_t held() const noexcept { return _held; }
     std::size_t waiting() const noexcept { return _waiting.size(); }
@@ -84,8 +84,8 @@ class read_budget {
 
   private:
     struct awaiter {
-        read_budget* b;
-        std::size_t n;
+        read_budget* b = nullptr;
+        std::size_t n = 0;
         std::coroutine_handle<> h;
         bool await_ready() noexcept {
             if (b->_waiting.empty() && b->fits(n)) {
