@@ -1,5 +1,6 @@
 #include "commitlog/data_dir.hpp"
 
+#include "base/errc.hpp"
 #include "commitlog/crc32c.hpp"
 
 #include <fmt/format.h>
@@ -12,10 +13,6 @@ namespace zama::commitlog {
 namespace {
 
 constexpr std::size_t meta_size = 9;
-
-std::string describe(std::errc e) {
-    return std::make_error_code(e).message();
-}
 
 std::array<std::uint8_t, meta_size> encode_meta(std::uint32_t partitions) {
     std::array<std::uint8_t, meta_size> m{};
@@ -30,8 +27,8 @@ rt::task<result<void, metadata_error>> write_meta(rt::file_system& fs, std::stri
                                                   std::uint32_t partitions) {
     const std::string tmp = dir + "/meta.tmp";
     auto failed = [&dir](const char* what, std::errc e) {
-        return metadata_error{
-            fmt::format("data directory {}: cannot {} the meta file: {}", dir, what, describe(e))};
+        return metadata_error{fmt::format("data directory {}: cannot {} the meta file: {}", dir,
+                                          what, message_of(e))};
     };
     auto f = co_await fs.open(tmp, {.write = true, .create = true, .truncate = true});
     if (!f) {
@@ -69,7 +66,7 @@ check_or_create_metadata(rt::file_system& fs, std::string data_dir, std::uint32_
     auto made = co_await fs.make_directory(data_dir);
     if (!made && made.error() != std::errc::file_exists) {
         co_return metadata_error{
-            fmt::format("cannot create data directory {}: {}", data_dir, describe(made.error()))};
+            fmt::format("cannot create data directory {}: {}", data_dir, message_of(made.error()))};
     }
     auto f = co_await fs.open(data_dir + "/meta", {});
     if (!f && f.error() == std::errc::no_such_file_or_directory) {
@@ -77,7 +74,7 @@ check_or_create_metadata(rt::file_system& fs, std::string data_dir, std::uint32_
     }
     if (!f) {
         co_return metadata_error{fmt::format("data directory {}: cannot open the meta file: {}",
-                                             data_dir, describe(f.error()))};
+                                             data_dir, message_of(f.error()))};
     }
     std::array<std::uint8_t, meta_size> m{};
     auto n = co_await (*f)->read(0, m);
@@ -85,7 +82,7 @@ check_or_create_metadata(rt::file_system& fs, std::string data_dir, std::uint32_
     (void)closed;
     if (!n) {
         co_return metadata_error{fmt::format("data directory {}: cannot read the meta file: {}",
-                                             data_dir, describe(n.error()))};
+                                             data_dir, message_of(n.error()))};
     }
     if (*n >= 1 && m[0] != meta_format_version) {
         co_return metadata_error{

@@ -1,5 +1,7 @@
 #include "commitlog/disk_log.hpp"
 
+#include "base/clock.hpp"
+#include "base/errc.hpp"
 #include "base/log.hpp"
 #include "commitlog/batch_format.hpp"
 #include "commitlog/batch_reader.hpp"
@@ -16,19 +18,9 @@ constexpr std::string_view dictionary_name = "topics.dict";
 // Segment positions are 32-bit (segment_index.hpp).
 constexpr std::uint64_t max_segment_size = 0xFFFF'FFFFu;
 
-std::int64_t wall_clock_ms() noexcept {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 std::string parent_of(const std::string& path) {
     const auto slash = path.rfind('/');
     return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-}
-
-std::string describe(std::errc e) {
-    return std::make_error_code(e).message();
 }
 
 /// Marks the log as being written for the scope; writers must not overlap.
@@ -130,7 +122,7 @@ rt::task<result<void, std::errc>> disk_log::recover() {
                                         _dictionary->names().size(), sr);
         if (!s) {
             log::error("partition {}: cannot open segment {} in {}: {}", _partition.value(),
-                       segment::file_stem(bases[i]), _dir, describe(s.error()));
+                       segment::file_stem(bases[i]), _dir, message_of(s.error()));
             co_return s.error();
         }
         r.batches_checked += sr.batches_checked;
@@ -282,7 +274,7 @@ rt::task<result<void, std::errc>> disk_log::append(std::span<const batch_ptr> ba
     auto written = co_await _segments.back()->append(_buffer, _marks);
     if (!written) {
         log::warn("partition {}: append of offsets [{}, {}) failed: {}", _partition.value(), _end,
-                  next, describe(written.error()));
+                  next, message_of(written.error()));
         co_return written.error();
     }
     _end = next;
@@ -303,7 +295,7 @@ rt::task<result<void, std::errc>> disk_log::flush_locked() {
     auto fail = [this](std::errc e, const char* what) {
         _sync_failed = true;
         log::error("partition {}: {} failed: {}; nothing more is durable until the log is reopened",
-                   _partition.value(), what, describe(e));
+                   _partition.value(), what, message_of(e));
         return e;
     };
     auto names = co_await _dictionary->sync();
@@ -457,7 +449,7 @@ rt::task<result<retention_report, std::errc>> disk_log::apply_retention(std::int
         auto removed = co_await _segments.front()->remove(_fs);
         if (!removed) {
             log::error("partition {}: retention cannot remove segment {}: {}", _partition.value(),
-                       segment::file_stem(oldest.base), describe(removed.error()));
+                       segment::file_stem(oldest.base), message_of(removed.error()));
             if (report.segments_removed == 0) {
                 co_return removed.error();
             }

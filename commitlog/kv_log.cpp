@@ -1,5 +1,6 @@
 #include "commitlog/kv_log.hpp"
 
+#include "base/errc.hpp"
 #include "base/log.hpp"
 #include "base/vassert.hpp"
 #include "commitlog/crc32c.hpp"
@@ -49,10 +50,6 @@ void encode(std::vector<std::uint8_t>& out, std::uint8_t kind, std::string_view 
 
 std::uint64_t encoded_size(std::string_view key, std::size_t value_size) noexcept {
     return record_header + key.size() + value_size;
-}
-
-std::string message_of(std::errc e) {
-    return std::make_error_code(e).message();
 }
 
 } // namespace

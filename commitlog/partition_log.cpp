@@ -1,5 +1,7 @@
 #include "commitlog/partition_log.hpp"
 
+#include "base/clock.hpp"
+#include "base/errc.hpp"
 #include "base/log.hpp"
 #include "base/vassert.hpp"
 #include "runtime/reactor.hpp"
@@ -7,19 +9,6 @@
 #include <utility>
 
 namespace zama::commitlog {
-namespace {
-
-std::int64_t wall_clock_ms() noexcept {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-std::string message_of(std::errc e) {
-    return std::make_error_code(e).message();
-}
-
-} // namespace
 
 partition_log::partition_log(partition_id p, partition_log_options options,
                              partition_log_events events)

@@ -4,6 +4,7 @@
 
 #include "router/router.hpp"
 
+#include "base/clock.hpp"
 #include "base/log.hpp"
 #include "base/vassert.hpp"
 #include "commitlog/data_dir.hpp"
@@ -44,12 +45,6 @@ T take(const std::uint8_t*& p) {
 
 // Retention runs at most this often per shard, when something is appended.
 constexpr std::chrono::seconds retention_check{60};
-
-std::int64_t wall_clock_ms() noexcept {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // Every record gets the fixed header of a live QoS 0 delivery (no DUP, no
 // RETAIN, MQTT-3.3.1-9): its packet is then shared as it is.

@@ -521,6 +521,20 @@ compaction_numbers numbers() {
     return n;
 }
 
+/// Puts "keep", puts and erases "gone", then puts "k" as often as the file
+/// can take without crossing the compaction threshold; returns the last
+/// change, with `last` the number of the last value of "k".
+std::uint64_t fill_to_threshold(kv_log& log, std::size_t& last) {
+    put(log, "keep", "kept");
+    put(log, "gone", "x");
+    log.erase("gone");
+    std::uint64_t seq = 0;
+    for (last = 0; last < numbers().most_puts; ++last) {
+        seq = put(log, "k", value_number(last));
+    }
+    return seq;
+}
+
 rt::task<void> compaction_body(rt::memory_file_system& mem, std::size_t& last) {
     // Counts appends per path opened: a compaction writes `<name>.tmp`.
     counting_file_system fs(mem);
@@ -530,13 +544,7 @@ rt::task<void> compaction_body(rt::memory_file_system& mem, std::size_t& last) {
         co_return;
     }
     const compaction_numbers n = numbers();
-    put(*log, "keep", "kept");
-    put(*log, "gone", "x");
-    log->erase("gone");
-    std::uint64_t seq = 0;
-    for (last = 0; last < n.most_puts; ++last) {
-        seq = put(*log, "k", value_number(last));
-    }
+    std::uint64_t seq = fill_to_threshold(*log, last);
     bool durable = co_await log->durable(seq);
     EXPECT_TRUE(durable);
     EXPECT_EQ(file_size(mem), n.prefix + n.most_puts * n.per_put) << "compacted too soon";
@@ -620,12 +628,8 @@ rt::task<void> changes_during_compaction_body(rt::memory_file_system& mem) {
         co_return;
     }
     const compaction_numbers n = numbers();
-    put(*log, "keep", "kept");
-    put(*log, "gone", "x");
-    log->erase("gone");
-    for (std::size_t i = 0; i < n.most_puts; ++i) {
-        put(*log, "k", value_number(i));
-    }
+    std::size_t last = 0;
+    fill_to_threshold(*log, last);
     const std::string tmp = kv_path + ".tmp";
     mem.delay(2ms);
     put(*log, "k", value_number(n.most_puts));
@@ -662,13 +666,7 @@ rt::task<void> failed_compaction_body(rt::memory_file_system& mem, std::size_t& 
     }
     const compaction_numbers n = numbers();
     const std::string tmp = kv_path + ".tmp";
-    put(*log, "keep", "kept");
-    put(*log, "gone", "x");
-    log->erase("gone");
-    std::uint64_t seq = 0;
-    for (last = 0; last < n.most_puts; ++last) {
-        seq = put(*log, "k", value_number(last));
-    }
+    std::uint64_t seq = fill_to_threshold(*log, last);
     bool durable = co_await log->durable(seq);
     EXPECT_TRUE(durable);
     // The put that crosses the threshold is written; the compaction's
