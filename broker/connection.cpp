@@ -148,6 +148,11 @@ rt::task<void> connection::run() {
             }
         }
         data.release();
+        if (_ids_to_store && !_closing && _session != nullptr) {
+            // One store for the QoS 2 ids of all that was read, before
+            // reading on.
+            co_await store_inbound_ids();
+        }
         if (!_closing && _server.router().publish_blocked()) {
             co_await _server.router().room(); // stop reading: the owners are behind
         }
@@ -277,7 +282,11 @@ void connection::on_publish(const mqtt::publish& p) {
         }
         awaiting.insert(p.id.value());
         r.changed(*_session);
-        _acks.push_back({ticket, p.id, p.qos, false});
+        // A persistent session's id is stored before its PUBREC, so a
+        // PUBLISH resent after a broker crash is still known as a duplicate.
+        const bool persistent = !_session->clean();
+        _ids_to_store = _ids_to_store || persistent;
+        _acks.push_back({ticket, p.id, p.qos, false, !persistent});
         r.publish(p, this, ticket);
         return;
     }
@@ -306,7 +315,7 @@ void connection::publish_refused(std::uint64_t /*ticket*/) {
 // PUBACKs and PUBRECs go out in the order their PUBLISHes came
 // (MQTT-4.6.0-2, -3), whichever partition stored them first.
 void connection::flush_acks() {
-    while (!_acks.empty() && _acks.front().ready) {
+    while (!_acks.empty() && _acks.front().ready && _acks.front().session_stored) {
         const pending_ack& a = _acks.front();
         if (a.qos == mqtt::qos::at_least_once) {
             send(mqtt::puback{a.id});
@@ -315,6 +324,30 @@ void connection::flush_acks() {
         }
         _acks.pop_front();
     }
+}
+
+// Stores the session with the QoS 2 ids received so far; their PUBRECs may
+// go once their messages are stored too.
+rt::task<void> connection::store_inbound_ids() {
+    _ids_to_store = false;
+    const std::uint64_t upto = _next_ticket;
+    const bool stored = co_await _server.router().store_now(*_session);
+    if (_session == nullptr || _closing) {
+        co_return; // taken over or closing meanwhile: those PUBRECs are not sent
+    }
+    if (!stored) {
+        log::warn("{}: its session could not be stored: closing the connection without "
+                  "acknowledging its QoS 2 messages",
+                  describe());
+        shutdown();
+        co_return;
+    }
+    for (pending_ack& a : _acks) {
+        if (a.ticket < upto) {
+            a.session_stored = true;
+        }
+    }
+    flush_acks();
 }
 
 void connection::on_pubrel(mqtt::packet_id id) {

@@ -56,7 +56,8 @@ class connection final : public router::client_link {
         std::uint64_t ticket = 0;
         mqtt::packet_id id;
         mqtt::qos qos = mqtt::qos::at_least_once;
-        bool ready = false;
+        bool ready = false;         // the message is stored per the fsync policy
+        bool session_stored = true; // QoS 2, persistent session: its id is stored
     };
 
     rt::task<bool> on_connect(const mqtt::connect& c);
@@ -68,6 +69,7 @@ class connection final : public router::client_link {
     bool violation(std::string_view what);
     void send(const mqtt::packet& p);
     void flush_acks();
+    rt::task<void> store_inbound_ids();
     void on_timer() noexcept;
     std::string describe() const;
 
@@ -81,6 +83,7 @@ class connection final : public router::client_link {
     std::optional<will> _will;
     std::deque<pending_ack> _acks;
     std::uint64_t _next_ticket = 1;
+    bool _ids_to_store = false; // a QoS 2 id was added to a persistent session
     std::uint16_t _keep_alive = 0;
     rt::time_point _last_packet;
     rt::member_timer<connection, &connection::on_timer> _timer{this}; // CONNECT and keepalive

@@ -196,12 +196,18 @@ rt::task<void> router::anchor(session& s) {
             now->state().cursors.try_emplace(parts[i], ends[i]);
         }
     }
-    session* now = find_session(id, generation);
-    if (now == nullptr) {
-        co_return;
+    if (session* now = find_session(id, generation)) {
+        co_await store_now(*now);
     }
-    now->dirty = false;
-    auto store = [id, bytes = encode_session(now->state())] {
+}
+
+rt::task<bool> router::store_now(session& s) {
+    if (!_persistent || s.clean()) {
+        co_return true;
+    }
+    std::string id = s.client_id();
+    s.dirty = false;
+    auto store = [id, bytes = encode_session(s.state())] {
         return router::local().store_session_durably(id, bytes);
     };
     const bool stored =
@@ -209,6 +215,7 @@ rt::task<void> router::anchor(session& s) {
     if (!stored) {
         zama::log::error("client {}: its session could not be stored (see the errors above)", id);
     }
+    co_return stored;
 }
 
 void router::commit_dirty() {

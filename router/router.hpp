@@ -126,6 +126,10 @@ class router final : public rt::turn_hook {
     /// match where it has none (so what is published from now on waits for
     /// it even across a restart) and stores the session durably.
     rt::task<void> anchor(session& s);
+    /// Stores a persistent session durably now (at once true for a clean
+    /// one, or without a data_dir); false if its store cannot write.
+    /// Reads `s` only before it suspends.
+    rt::task<bool> store_now(session& s);
     /// The session's durable state changed (acks, QoS 2 ids): it is stored
     /// again within a second (persistent sessions only).
     void changed(session& s);

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 import mqttraw
-from conftest import Broker
+from conftest import Broker, raw_connect, read_packet
 
 
 def restart(b, how, shards=2, args=()):
@@ -24,6 +24,41 @@ def restart(b, how, shards=2, args=()):
     else:
         assert b.stop() == 0, b.log()
     return Broker(shards=shards, data_dir=b.data_dir, args=args)
+
+
+def test_qos2_id_acknowledged_with_pubrec_survives_sigkill(client):
+    # Exactly once across a crash: once PUBREC is sent for a persistent
+    # session's QoS 2 PUBLISH, its packet id is on disk, so the PUBLISH the
+    # client resends after the broker comes back is known as a duplicate.
+    b = Broker(shards=2)
+    try:
+        sub = client(b.port, client_id="q2-sub", clean=False)
+        assert mqttraw.sub(sub, "q2/t", 2) == [2]
+        sub.close()
+
+        s = raw_connect(b.port, "q2-pub", clean=False)
+        assert read_packet(s) == (0x20, b"\x00\x00")
+        s.sendall(mqttraw.publish("q2/t", b"exactly once", qos=2, pid=7))
+        assert read_packet(s) == (0x50, b"\x00\x07")  # PUBREC
+        # Killed at once: well within the second in which sessions are
+        # otherwise stored again.
+        b = restart(b, "kill")
+        s.close()
+
+        s = raw_connect(b.port, "q2-pub", clean=False)
+        assert read_packet(s) == (0x20, b"\x01\x00"), "session present"
+        s.sendall(mqttraw.publish("q2/t", b"exactly once", qos=2, pid=7, dup=True))
+        assert read_packet(s) == (0x50, b"\x00\x07")
+        s.sendall(mqttraw.ack(0x62, 7))  # PUBREL
+        assert read_packet(s) == (0x70, b"\x00\x07")  # PUBCOMP
+        s.close()
+
+        sub = client(b.port, client_id="q2-sub", clean=False)
+        sub.wait_messages(1, timeout=5)
+        time.sleep(0.5)
+        assert [m.payload for m in sub.messages] == [b"exactly once"], b.log()
+    finally:
+        assert b.stop() == 0, b.log()
 
 
 @pytest.mark.parametrize("how,shards_after", [("term", 2), ("kill", 2), ("kill", 1)])
