@@ -155,6 +155,11 @@ rt::task<void> connection::run() {
         }
         if (!_closing && _server.router().publish_blocked()) {
             co_await _server.router().room(); // stop reading: the owners are behind
+        } else if (reactor.need_yield()) {
+            // recv() returns at once while buffers are queued: without this a
+            // fast publisher would be read dry in one turn, and the turn's
+            // end (sealing, fanout, every subscriber's write) would wait.
+            co_await reactor.yield();
         }
     }
     _timer.cancel();
