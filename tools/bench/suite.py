@@ -105,7 +105,7 @@ SCENARIOS = [
          metric="latency_p50", label="p50 latency µs", better="lower", target=("below", None)),
     dict(name="backlog", args=["backlog", "-q", "1", "-S", "10", "-n", "100000"],
          what="10 persistent subscribers offline, 100,000 QoS 1 messages, then drain",
-         note="Zama in memory (until the on-disk commit log lands); mosquitto persistence on",
+         note="Zama's commit log on disk (fsync every 5 ms); mosquitto persistence on",
          metric="received_rate", label="drain msg/s", better="higher", target=None,
          smoke={"-n": "5000"}, timeout=300),
 ]
