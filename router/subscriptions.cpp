@@ -29,7 +29,7 @@ std::vector<std::uint8_t> router::subscribe(session& s, const mqtt::subscription
             remove_local(s, it->filter);
             add_local(s, it->filter, sub.max_qos);
         } else if (subs.size() >= _config.max_subscriptions_per_client) {
-            // Refused (MQTT-3.9.3-2 return code 0x80): a session's filters
+            // Refused with the failure return code 0x80 (section 3.9.3): a session's filters
             // are bounded like everything else a client can grow.
             zama::log::info("client {}: subscription to {} refused, the session already "
                             "holds max_subscriptions_per_client = {} filters",
