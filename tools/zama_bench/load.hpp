@@ -77,6 +77,7 @@ struct subscriber_result {
 struct publisher_state {
     publisher_spec spec;
     std::unique_ptr<client> connection; // until run_publisher takes it
+    client* live = nullptr;             // while run_publisher runs
     std::vector<std::uint64_t> sent;    // per stream of spec.streams
     std::uint64_t acked = 0;
     unsigned in_flight = 0;
@@ -116,6 +117,9 @@ struct shard_load {
             p->window_open.notify();
         }
     }
+    /// Closes the connections of publishers still stuck in a send (a
+    /// broker that stopped reading them); returns how many.
+    unsigned abandon_publishers();
 };
 
 } // namespace zama::bench

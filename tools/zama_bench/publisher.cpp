@@ -118,6 +118,7 @@ rt::task<void> run_publisher(const bench_options& o, shard_load& load, publisher
         templates.push_back(make_template(s.topic, o.payload, o.qos));
     }
     state.sent.assign(state.spec.streams.size(), 0);
+    state.live = c.get();
 
     packet_ids ids;
     ack_reader_state reader;
@@ -209,7 +210,19 @@ rt::task<void> run_publisher(const bench_options& o, shard_load& load, publisher
     while (!reader.done) {
         co_await reader.finished.wait();
     }
+    state.live = nullptr;
     state.done = true;
+}
+
+unsigned shard_load::abandon_publishers() {
+    unsigned n = 0;
+    for (auto& p : publishers) {
+        if (!p->done && p->live != nullptr) {
+            p->live->stream().shutdown();
+            ++n;
+        }
+    }
+    return n;
 }
 
 } // namespace zama::bench

@@ -372,7 +372,19 @@ rt::task<void> measure_window(run_state& r) {
 
 rt::task<void> stop_publishing(run_state& r) {
     co_await on_each_shard(r, [&r] { r.local().stop_publishing(); });
+    const std::uint64_t began = now_ns();
+    bool abandoned = false;
     while (!co_await publishers_done(r)) {
+        if (!abandoned && seconds_since(began) > r.o.drain_timeout) {
+            // A broker that stopped reading a publisher (it queued more than
+            // it can deliver) would hold its last send forever: close it.
+            // What that send held was not published.
+            const unsigned n = co_await sum_over_shards<unsigned>(
+                r, [](shard_load& l) { return l.abandon_publishers(); });
+            std::fprintf(stderr, "%u publisher(s) still blocked in a send after %.0f s: closed\n",
+                         n, r.o.drain_timeout);
+            abandoned = true;
+        }
         co_await pause(milliseconds(10));
     }
 }
