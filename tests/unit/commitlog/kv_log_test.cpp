@@ -103,20 +103,6 @@ rt::task<std::unique_ptr<kv_log>> open_kv(rt::file_system& fs) {
     co_return std::move(*opened);
 }
 
-/// Polls `done` every millisecond; false if it is still not true after `limit`.
-template <typename Done>
-rt::task<bool> eventually(Done done, rt::duration limit = 2s) {
-    rt::reactor& r = rt::reactor::local();
-    const rt::time_point deadline = r.now() + limit;
-    while (!done()) {
-        if (r.now() >= deadline) {
-            co_return false;
-        }
-        co_await r.sleep_for(1ms);
-    }
-    co_return true;
-}
-
 /// What a reopened log holds.
 struct reopened {
     bool ok = false;

@@ -7,9 +7,11 @@
 
 #include "commitlog/disk_log.hpp"
 #include "runtime/memory_file_system.hpp"
+#include "runtime/reactor.hpp"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <tuple>
@@ -20,6 +22,20 @@
 namespace zama::commitlog::test {
 
 using rt::test::run;
+
+/// Polls `done` every millisecond; false if it is still not true after `limit`.
+template <typename Done>
+rt::task<bool> eventually(Done done, rt::duration limit = std::chrono::seconds(2)) {
+    rt::reactor& r = rt::reactor::local();
+    const rt::time_point deadline = r.now() + limit;
+    while (!done()) {
+        if (r.now() >= deadline) {
+            co_return false;
+        }
+        co_await r.sleep_for(std::chrono::milliseconds(1));
+    }
+    co_return true;
+}
 
 inline std::span<const std::uint8_t> bytes_of(const std::string& s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};

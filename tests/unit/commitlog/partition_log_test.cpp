@@ -87,20 +87,6 @@ std::size_t total_bytes(const std::vector<batch_ptr>& batches) {
     return n;
 }
 
-/// Polls `done` every millisecond; false if it is still not true after `limit`.
-template <typename Done>
-rt::task<bool> eventually(Done done, rt::duration limit = 2s) {
-    rt::reactor& r = rt::reactor::local();
-    const rt::time_point deadline = r.now() + limit;
-    while (!done()) {
-        if (r.now() >= deadline) {
-            co_return false;
-        }
-        co_await r.sleep_for(1ms);
-    }
-    co_return true;
-}
-
 /// Everything readable from `from` on, in reads of `chunk` bytes, and
 /// whether the disk (not the tail) served each batch.
 struct read_back {
