@@ -97,21 +97,27 @@ result<data_dir_view, tool_error> open_data_dir(const std::string& path) {
     return d;
 }
 
-result<std::vector<partition_id>, tool_error> select_partitions(const data_dir_view& d,
-                                                                std::optional<std::uint32_t> only) {
+result<selection, tool_error> open_selection(const std::string& path,
+                                             std::optional<std::uint32_t> only) {
+    auto d = open_data_dir(path);
+    if (!d) {
+        return d.error();
+    }
+    selection s{std::move(*d), {}};
+    const std::uint32_t count = s.dir.partitions;
     if (only) {
-        if (*only >= d.partitions) {
-            return tool_error{fmt::format("{} has no partition {} (it has {}: 0 to {})", d.path,
-                                          *only, d.partitions, d.partitions - 1)};
+        if (*only >= count) {
+            return tool_error{fmt::format("{} has no partition {} (it has {}: 0 to {})", s.dir.path,
+                                          *only, count, count - 1)};
         }
-        return std::vector<partition_id>{partition_id{*only}};
+        s.partitions.emplace_back(*only);
+        return s;
     }
-    std::vector<partition_id> all;
-    all.reserve(d.partitions);
-    for (std::uint32_t p = 0; p < d.partitions; ++p) {
-        all.emplace_back(p);
+    s.partitions.reserve(count);
+    for (std::uint32_t p = 0; p < count; ++p) {
+        s.partitions.emplace_back(p);
     }
-    return all;
+    return s;
 }
 
 result<partition_files, tool_error> list_partition(const data_dir_view& d, partition_id p) {

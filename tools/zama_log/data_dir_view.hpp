@@ -59,9 +59,16 @@ struct data_dir_view {
 /// Checks that `path` is a data directory and reads its meta file.
 result<data_dir_view, tool_error> open_data_dir(const std::string& path);
 
-/// The partitions a command covers: `only`, or all of them.
-result<std::vector<partition_id>, tool_error> select_partitions(const data_dir_view& d,
-                                                                std::optional<std::uint32_t> only);
+/// A data directory opened for a command, and the partitions the command
+/// covers: `only`, or all of them.
+struct selection {
+    data_dir_view dir;
+    std::vector<partition_id> partitions;
+};
+
+/// open_data_dir(), then the partitions; fails if `only` is not one.
+result<selection, tool_error> open_selection(const std::string& path,
+                                             std::optional<std::uint32_t> only);
 
 /// Lists the files of partition `p` (a partition without a directory is
 /// `exists == false`, not an error).

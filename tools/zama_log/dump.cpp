@@ -224,18 +224,16 @@ bool dumper::print(const walk_step& step, std::string_view log_name) {
 } // namespace
 
 int dump_records(const log_options& o) {
-    auto d = open_data_dir(o.dir);
-    if (!d) {
-        return fail(d.error());
+    auto opened = open_selection(o.dir, o.partition);
+    if (!opened) {
+        return fail(opened.error());
     }
-    auto selected = select_partitions(*d, o.partition);
-    if (!selected) {
-        return fail(selected.error());
-    }
+    const data_dir_view& d = opened->dir;
+    const std::vector<partition_id>& selected = opened->partitions;
     if (o.topic && mqtt::validate_topic_filter(*o.topic)) {
         return fail({fmt::format("--topic {}: not a valid MQTT topic filter", *o.topic)});
     }
-    auto files = list_partition(*d, selected->front());
+    auto files = list_partition(d, selected.front());
     if (!files) {
         return fail(files.error());
     }

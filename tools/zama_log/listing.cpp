@@ -82,19 +82,17 @@ int list_partitions(const log_options& o) {
 }
 
 int list_segments(const log_options& o) {
-    auto d = open_data_dir(o.dir);
-    if (!d) {
-        return fail(d.error());
+    auto opened = open_selection(o.dir, o.partition);
+    if (!opened) {
+        return fail(opened.error());
     }
-    auto selected = select_partitions(*d, o.partition);
-    if (!selected) {
-        return fail(selected.error());
-    }
+    const data_dir_view& d = opened->dir;
+    const std::vector<partition_id>& selected = opened->partitions;
     progress bar(stderr_is_terminal());
     table t({"partition", "base", "end", "records", "bytes", "first_batch", "last_batch",
              "index_entries"});
-    for (partition_id p : *selected) {
-        auto files = list_partition(*d, p);
+    for (partition_id p : selected) {
+        auto files = list_partition(d, p);
         if (!files) {
             return fail(files.error());
         }
@@ -123,7 +121,7 @@ int list_segments(const log_options& o) {
     bar.clear();
     t.print(stdout);
     if (!o.partition) {
-        print_strays(*d);
+        print_strays(d);
     }
     return exit_ok;
 }

@@ -122,27 +122,25 @@ result<std::string, tool_error> session_block(const router::session_state& st,
 } // namespace
 
 int list_sessions(const log_options& o) {
-    auto d = open_data_dir(o.dir);
-    if (!d) {
-        return fail(d.error());
+    auto opened = open_selection(o.dir, o.partition);
+    if (!opened) {
+        return fail(opened.error());
     }
-    auto selected = select_partitions(*d, o.partition);
-    if (!selected) {
-        return fail(selected.error());
-    }
+    const data_dir_view& d = opened->dir;
+    const std::vector<partition_id>& selected = opened->partitions;
     progress bar(stderr_is_terminal());
     auto report = [&bar](const std::string& line) {
         bar.clear();
         std::fflush(stdout);
         fmt::print(stderr, "{}\n", line);
     };
-    partition_logs logs(*d);
+    partition_logs logs(d);
     bool damaged = false;
     std::size_t shown = 0;
     std::size_t done = 0;
-    for (partition_id p : *selected) {
+    for (partition_id p : selected) {
         ++done;
-        auto files = list_partition(*d, p);
+        auto files = list_partition(d, p);
         if (!files) {
             return fail(files.error());
         }
@@ -151,7 +149,7 @@ int list_sessions(const log_options& o) {
         }
         auto kv = scan_kv(
             files->sessions_path, files->sessions_name, bar,
-            fmt::format("partition {} ({} of {}): sessions", p.value(), done, selected->size()));
+            fmt::format("partition {} ({} of {}): sessions", p.value(), done, selected.size()));
         if (!kv) {
             return fail(kv.error());
         }
@@ -175,7 +173,7 @@ int list_sessions(const log_options& o) {
                                    bytes.empty() ? 0 : bytes[0], bytes.size()));
                 continue;
             }
-            auto block = session_block(*st, p, logs, d->partitions);
+            auto block = session_block(*st, p, logs, d.partitions);
             if (!block) {
                 return fail(block.error());
             }
@@ -187,7 +185,7 @@ int list_sessions(const log_options& o) {
     bar.clear();
     if (o.client && shown == 0) {
         report(fmt::format("no session of client {} is stored in {}{}", topic_word(*o.client),
-                           d->path,
+                           d.path,
                            o.partition ? fmt::format(" (partition {})", *o.partition) : ""));
     }
     std::fflush(stdout);

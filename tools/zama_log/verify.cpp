@@ -518,29 +518,27 @@ result<void, tool_error> verifier::segment(const partition_files& files, std::si
 } // namespace
 
 int verify(const log_options& o) {
-    auto d = open_data_dir(o.dir);
-    if (!d) {
-        return fail(d.error());
+    auto opened = open_selection(o.dir, o.partition);
+    if (!opened) {
+        return fail(opened.error());
     }
-    auto selected = select_partitions(*d, o.partition);
-    if (!selected) {
-        return fail(selected.error());
-    }
+    const data_dir_view& d = opened->dir;
+    const std::vector<partition_id>& selected = opened->partitions;
     progress bar(stderr_is_terminal());
     verifier v(o.strict, bar);
     if (!o.partition) {
-        for (const std::string& name : d->stray_partitions) {
+        for (const std::string& name : d.stray_partitions) {
             v.note(name, fmt::format("not a partition of this directory ({} partitions); the "
                                      "broker ignores it",
-                                     d->partitions));
+                                     d.partitions));
         }
     }
-    for (partition_id p : *selected) {
-        auto files = list_partition(*d, p);
+    for (partition_id p : selected) {
+        auto files = list_partition(d, p);
         if (!files) {
             return fail(files.error());
         }
-        auto checked = v.partition(*files, d->partitions);
+        auto checked = v.partition(*files, d.partitions);
         if (!checked) {
             return fail(checked.error());
         }
