@@ -42,6 +42,10 @@ std::optional<std::uint32_t> partition_number(std::string_view name) {
 
 } // namespace
 
+tool_error read_failure(const std::string& path, std::errc e) {
+    return tool_error{fmt::format("cannot read {}: {}", path, describe(e))};
+}
+
 result<data_dir_view, tool_error> open_data_dir(const std::string& path) {
     std::error_code ec;
     const auto status = stdfs::status(path, ec);
@@ -58,7 +62,7 @@ result<data_dir_view, tool_error> open_data_dir(const std::string& path) {
             fmt::format("{} is not a Zama data directory (it has no meta file)", path)};
     }
     if (!bytes) {
-        return tool_error{fmt::format("cannot read {}: {}", meta, describe(bytes.error()))};
+        return read_failure(meta, bytes.error());
     }
     const std::vector<std::uint8_t>& m = *bytes;
     if (!m.empty() && m[0] != commitlog::meta_format_version) {

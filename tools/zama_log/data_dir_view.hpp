@@ -22,6 +22,9 @@ struct tool_error {
     std::string message;
 };
 
+/// "cannot read PATH: why".
+tool_error read_failure(const std::string& path, std::errc e);
+
 struct segment_files {
     offset base = 0;
     std::string log_path;

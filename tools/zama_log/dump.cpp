@@ -118,25 +118,18 @@ result<void, tool_error> dumper::run(std::size_t first) {
 
 result<void, tool_error> dumper::segment(std::size_t i, std::uint64_t scanned_before) {
     const segment_files& s = _files.segments[i];
-    const bool last = i + 1 == _files.segments.size();
-    const std::optional<offset> next_base =
-        last ? std::nullopt : std::optional<offset>(_files.segments[i + 1].base);
-    auto failed = [](const std::string& path, std::errc e) {
-        return tool_error{fmt::format("cannot read {}: {}", path, describe(e))};
-    };
-    auto file = read_only_file::open(s.log_path);
-    if (!file) {
-        return failed(s.log_path, file.error());
+    auto opened = open_segment(_files, i);
+    if (!opened) {
+        return opened.error();
     }
-    read_only_file& f = **file;
-    auto index = read_index(s);
-    if (!index) {
-        return failed(s.index_path, index.error());
-    }
+    read_only_file& f = *opened->log;
+    const index_scan& index = opened->index;
+    const std::optional<offset> next_base = opened->next_base;
+    const bool last = !next_base;
     std::uint64_t position = 0;
     offset expected = s.base;
     if (_from > s.base) {
-        if (auto e = index->lookup(_from - s.base, f.size())) {
+        if (auto e = index.lookup(_from - s.base, f.size())) {
             position = e->position;
             expected = s.base + e->relative;
         }
@@ -147,7 +140,7 @@ result<void, tool_error> dumper::segment(std::size_t i, std::uint64_t scanned_be
     while (_left > 0) {
         auto step = walker->next();
         if (!step) {
-            return failed(s.log_path, step.error());
+            return read_failure(s.log_path, step.error());
         }
         _bar.update(scanned_before + walker->position());
         if (first &&
@@ -243,8 +236,7 @@ int dump_records(const log_options& o) {
     }
     auto dict = scan_dictionary(files->dictionary_path);
     if (!dict) {
-        return fail(
-            {fmt::format("cannot read {}: {}", files->dictionary_path, describe(dict.error()))});
+        return fail(read_failure(files->dictionary_path, dict.error()));
     }
     const offset start = files->segments.front().base;
     const offset from = o.from.value_or(start);

@@ -84,9 +84,7 @@ void read_records(std::span<const std::uint8_t> bytes, kv_scan& out) {
 
 result<kv_scan, tool_error> scan_kv(const std::string& path, const std::string& name, progress& bar,
                                     std::string label) {
-    auto failed = [&path](std::errc e) {
-        return tool_error{fmt::format("cannot read {}: {}", path, describe(e))};
-    };
+    auto failed = [&path](std::errc e) { return read_failure(path, e); };
     auto file = read_only_file::open(path);
     if (!file) {
         return failed(file.error());

@@ -49,8 +49,7 @@ int list_partitions(const log_options& o) {
         }
         auto dict = scan_dictionary(files->dictionary_path);
         if (!dict) {
-            return fail({fmt::format("cannot read {}: {}", files->dictionary_path,
-                                     describe(dict.error()))});
+            return fail(read_failure(files->dictionary_path, dict.error()));
         }
         auto sum = summarize_partition(*files);
         if (!sum) {

@@ -73,6 +73,21 @@ result<index_scan, std::errc> read_index(const segment_files& s) {
     return out;
 }
 
+result<opened_segment, tool_error> open_segment(const partition_files& files, std::size_t i) {
+    const segment_files& s = files.segments[i];
+    auto log = read_only_file::open(s.log_path);
+    if (!log) {
+        return read_failure(s.log_path, log.error());
+    }
+    auto index = read_index(s);
+    if (!index) {
+        return read_failure(s.index_path, index.error());
+    }
+    const bool last = i + 1 == files.segments.size();
+    return opened_segment{std::move(*log), std::move(*index),
+                          last ? std::nullopt : std::optional<offset>(files.segments[i + 1].base)};
+}
+
 std::string diagnose_batch(read_only_file& f, std::uint64_t position) {
     const std::uint64_t left = f.size() - std::min(f.size(), position);
     std::array<std::uint8_t, commitlog::batch_header_size> header{};
@@ -177,28 +192,25 @@ result<walk_step, std::errc> segment_walker::next() {
 }
 
 result<segment_summary, tool_error> summarize_segment(const segment_files& s) {
-    auto failed = [&s](const std::string& file, std::errc e) {
-        return tool_error{fmt::format("cannot read {}: {}", file, describe(e))};
-    };
     segment_summary out;
     out.base = s.base;
     out.end = s.base;
     auto file = read_only_file::open(s.log_path);
     if (!file) {
-        return failed(s.log_path, file.error());
+        return read_failure(s.log_path, file.error());
     }
     read_only_file& f = **file;
     out.bytes = f.size();
     auto index = read_index(s);
     if (!index) {
-        return failed(s.index_path, index.error());
+        return read_failure(s.index_path, index.error());
     }
     out.index_entries = index->entries.size();
 
     std::array<std::uint8_t, commitlog::batch_header_size> header{};
     auto n = f.read_now(0, header);
     if (!n) {
-        return failed(s.log_path, n.error());
+        return read_failure(s.log_path, n.error());
     }
     if (auto h = commitlog::read_header(std::span(header).first(*n))) {
         out.first_timestamp = h->timestamp;
@@ -216,7 +228,7 @@ result<segment_summary, tool_error> summarize_segment(const segment_files& s) {
     for (;;) {
         auto step = walker->next();
         if (!step) {
-            return failed(s.log_path, step.error());
+            return read_failure(s.log_path, step.error());
         }
         if (first &&
             (step->what != walk_step::kind::batch || step->batch.header.base != step->expected)) {

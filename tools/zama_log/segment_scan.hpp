@@ -5,6 +5,7 @@
 #include "commitlog/segment_index.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -42,6 +43,15 @@ struct index_scan {
 };
 
 result<index_scan, std::errc> read_index(const segment_files& s);
+
+/// Segment `i` of a partition opened for a walk: its log file, its index as
+/// on disk, and where the next segment starts (none for the last one).
+struct opened_segment {
+    std::unique_ptr<read_only_file> log;
+    index_scan index;
+    std::optional<offset> next_base;
+};
+result<opened_segment, tool_error> open_segment(const partition_files& files, std::size_t i);
 
 struct walk_step {
     enum class kind : std::uint8_t {

@@ -304,8 +304,7 @@ result<void, tool_error> verifier::partition(const partition_files& files, std::
     _bar.start(fmt::format("{} ({} of {})", label, files.id.value() + 1, count), files.log_bytes);
     auto dict = scan_dictionary(files.dictionary_path);
     if (!dict) {
-        return tool_error{
-            fmt::format("cannot read {}: {}", files.dictionary_path, describe(dict.error()))};
+        return read_failure(files.dictionary_path, dict.error());
     }
     for (const std::string& stray : files.stray_indexes) {
         note(stray, "an index without its .log (removed on open)");
@@ -345,22 +344,15 @@ result<void, tool_error> verifier::segment(const partition_files& files, std::si
                                            const dictionary_scan& dict,
                                            std::uint64_t scanned_before, offset& end) {
     const segment_files& s = files.segments[i];
-    const bool last = i + 1 == files.segments.size();
-    const std::optional<offset> next_base =
-        last ? std::nullopt : std::optional<offset>(files.segments[i + 1].base);
-    auto failed = [](const std::string& path, std::errc e) {
-        return tool_error{fmt::format("cannot read {}: {}", path, describe(e))};
-    };
-    auto file = read_only_file::open(s.log_path);
-    if (!file) {
-        return failed(s.log_path, file.error());
+    auto opened = open_segment(files, i);
+    if (!opened) {
+        return opened.error();
     }
-    read_only_file& f = **file;
-    auto index = read_index(s);
-    if (!index) {
-        return failed(s.index_path, index.error());
-    }
-    index_checker ix(*this, s, *index, f.size(), last);
+    read_only_file& f = *opened->log;
+    const index_scan& index = opened->index;
+    const std::optional<offset> next_base = opened->next_base;
+    const bool last = !next_base;
+    index_checker ix(*this, s, index, f.size(), last);
     const bool holes = std::any_of(dict.names.begin(), dict.names.end(),
                                    [](const std::string& n) { return n.empty(); });
 
@@ -383,7 +375,7 @@ result<void, tool_error> verifier::segment(const partition_files& files, std::si
     for (;;) {
         auto step = walker.next();
         if (!step) {
-            return failed(s.log_path, step.error());
+            return read_failure(s.log_path, step.error());
         }
         _bar.update(scanned_before + walker.position());
         if (step->what == walk_step::kind::end) {
