@@ -99,12 +99,11 @@ def test_sessions_backlog_and_retained_survive_restart(client, how, shards_after
         # Retained: kept, and the deleted one stays deleted.
         late = client(b.port)
         assert mqttraw.sub(late, "dur/#", 1) == [1]
-        retained = late.wait_messages(1, timeout=5)
+        late.wait_messages(1, timeout=5)
         time.sleep(0.3)
         assert [(m.topic, m.payload, m.retain) for m in late.messages if m.retain] == [
             ("dur/keep", b"retained one", 1)
         ]
-        assert retained
     finally:
         assert b.stop() == 0, b.log()
 
