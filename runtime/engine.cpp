@@ -328,9 +328,14 @@ void engine::shard_main(shard_id id, const std::function<task<void>(shard_id)>& 
         co_await std::move(t);
         sh.main_done = true;
         if (e->_mains_running.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-            // The last main finished: every shard re-checks whether it is done.
+            // The last main finished: every shard re-checks whether it is
+            // done. A shard may already have seen the count reach zero and
+            // be destroying its reactor: the reset holds _start_mutex too.
+            std::lock_guard lock(e->_start_mutex);
             for (auto& other : e->_shards) {
-                other->r->wake();
+                if (other->r) {
+                    other->r->wake();
+                }
             }
         }
     }(this, s, main(id)));
