@@ -401,10 +401,8 @@ void router::resend_inflight(session& s) {
 
 void router::puback(session& s, mqtt::packet_id id) {
     auto& out = s.state().outbound;
-    auto it = std::find_if(out.begin(), out.end(), [id](const inflight& f) {
-        return f.id == id && f.qos == mqtt::qos::at_least_once;
-    });
-    if (it != out.end()) {
+    auto it = out.find(id);
+    if (it != out.end() && it->qos == mqtt::qos::at_least_once) {
         out.erase(it);
         changed(s);
         catch_up(s);
@@ -412,16 +410,14 @@ void router::puback(session& s, mqtt::packet_id id) {
 }
 
 bool router::pubrec(session& s, mqtt::packet_id id) {
-    for (inflight& f : s.state().outbound) {
-        if (f.id == id && f.qos == mqtt::qos::exactly_once) {
-            f.released = true;
-            f.batch = {}; // the message is delivered; only the id remains
-            // Stored at once: a QoS 2 message past the stored cursor would
-            // be delivered again after a restart.
-            if (!s.clean()) {
-                persist(s);
-            }
-            return true;
+    auto& out = s.state().outbound;
+    if (auto it = out.find(id); it != out.end() && it->qos == mqtt::qos::exactly_once) {
+        it->released = true;
+        it->batch = {}; // the message is delivered; only the id remains
+        // Stored at once: a QoS 2 message past the stored cursor would be
+        // delivered again after a restart.
+        if (!s.clean()) {
+            persist(s);
         }
     }
     return true; // unknown id: PUBREL anyway, so the client can finish
@@ -429,9 +425,8 @@ bool router::pubrec(session& s, mqtt::packet_id id) {
 
 void router::pubcomp(session& s, mqtt::packet_id id) {
     auto& out = s.state().outbound;
-    auto it = std::find_if(out.begin(), out.end(),
-                           [id](const inflight& f) { return f.id == id && f.released; });
-    if (it != out.end()) {
+    auto it = out.find(id);
+    if (it != out.end() && it->released) {
         out.erase(it);
         changed(s);
         catch_up(s);

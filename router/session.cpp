@@ -19,14 +19,7 @@ mqtt::packet_id session::next_packet_id() noexcept {
     for (;;) {
         const std::uint16_t id = _state.next_id;
         _state.next_id = id == 65535 ? 1 : static_cast<std::uint16_t>(id + 1);
-        bool used = false;
-        for (const inflight& f : _state.outbound) {
-            if (f.id.value() == id) {
-                used = true;
-                break;
-            }
-        }
-        if (!used) {
+        if (!_state.outbound.holds(id)) {
             return mqtt::packet_id{id};
         }
     }

@@ -2,6 +2,7 @@
 
 #include "commitlog/record_batch.hpp"
 #include "mqtt/packet.hpp"
+#include "router/inflight_window.hpp"
 #include "router/read_budget.hpp"
 #include "runtime/keepalive.hpp"
 
@@ -46,16 +47,6 @@ struct subscription {
     mqtt::qos qos = mqtt::qos::at_most_once;
 };
 
-/// An outbound QoS 1/2 message not yet fully acknowledged.
-struct inflight {
-    mqtt::packet_id id;
-    mqtt::qos qos = mqtt::qos::at_least_once;
-    bool released = false; // QoS 2: PUBREC came, PUBREL sent, waiting for PUBCOMP
-    bool retain = false;   // sent as a retained message (on subscribe)
-    commitlog::batch_ptr batch;
-    std::uint32_t index = 0; // the record in `batch`
-};
-
 /// A retained message found on subscribe, waiting for room in the window.
 struct pending_retained {
     commitlog::batch_ptr batch;
@@ -80,7 +71,7 @@ struct session_state {
     /// Per partition: the next offset to deliver. A session holds cursors,
     /// not messages: what it has not received is still in the log.
     absl::flat_hash_map<std::uint32_t, commitlog::offset> cursors;
-    std::deque<inflight> outbound;                      // in send order
+    inflight_window outbound;                           // in send order
     absl::flat_hash_set<std::uint16_t> awaiting_pubrel; // inbound QoS 2 ids stored, PUBREL pending
     std::uint16_t next_id = 1;
 };
