@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/deque.hpp"
 #include "broker/config.hpp"
 #include "mqtt/decoder.hpp"
 #include "router/router.hpp"
@@ -7,7 +8,6 @@
 #include "runtime/timer_wheel.hpp"
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,7 +81,7 @@ class connection final : public router::client_link {
     router::session* _session = nullptr;
     std::string _client_id;
     std::optional<will> _will;
-    std::deque<pending_ack> _acks;
+    zama::deque<pending_ack> _acks;
     std::uint64_t _next_ticket = 1;
     bool _ids_to_store = false; // a QoS 2 id was added to a persistent session
     std::uint16_t _keep_alive = 0;

@@ -1,12 +1,12 @@
 #pragma once
 
+#include "base/deque.hpp"
 #include "commitlog/record_batch.hpp"
 #include "mqtt/packet.hpp"
 
 #include <absl/container/flat_hash_set.h>
 
 #include <cstdint>
-#include <deque>
 
 namespace zama::router {
 
@@ -29,7 +29,7 @@ struct inflight {
 /// order, so the entry they name is found at the front.
 class inflight_window {
   public:
-    using container = std::deque<inflight>;
+    using container = zama::deque<inflight>;
     using iterator = container::iterator;
     using const_iterator = container::const_iterator;
 

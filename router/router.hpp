@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/deque.hpp"
 #include "base/string_map.hpp"
 #include "commitlog/kv_log.hpp"
 #include "commitlog/partition_log.hpp"
@@ -13,6 +14,7 @@
 #include <absl/container/node_hash_map.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -234,7 +236,7 @@ class router final : public rt::turn_hook {
     struct registry_entry {
         rt::shard_id shard = no_shard;
         bool busy = false;
-        std::deque<std::coroutine_handle<>> waiting;
+        zama::deque<std::coroutine_handle<>> waiting; // allocates only when used
     };
 
     // Publishing (router.cpp).

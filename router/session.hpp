@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/deque.hpp"
 #include "commitlog/record_batch.hpp"
 #include "mqtt/packet.hpp"
 #include "router/inflight_window.hpp"
@@ -10,7 +11,6 @@
 #include <absl/container/flat_hash_set.h>
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -116,7 +116,7 @@ class session {
     /// it. From there on, this shard's batches have every relevant record.
     absl::flat_hash_map<std::uint32_t, commitlog::offset>& synced() noexcept { return _synced; }
 
-    std::deque<pending_retained>& retained_queue() noexcept { return _retained; }
+    zama::deque<pending_retained>& retained_queue() noexcept { return _retained; }
 
     /// Set while the client reconnects and its offline backlog is replayed.
     bool replaying_offline() const noexcept { return _offline_replay; }
@@ -140,7 +140,7 @@ class session {
     absl::flat_hash_map<std::uint32_t, fetched_read> _fetched;
     absl::flat_hash_set<std::uint32_t> _fetching;
     absl::flat_hash_map<std::uint32_t, commitlog::offset> _synced;
-    std::deque<pending_retained> _retained;
+    zama::deque<pending_retained> _retained;
     bool _offline_replay = false;
     std::vector<std::pair<std::uint32_t, mqtt::qos>> _batch_records;
 };
