@@ -1,5 +1,6 @@
 #include "commitlog/record_batch.hpp"
 
+#include <array>
 #include <cstring>
 
 namespace zama::commitlog {
@@ -13,15 +14,14 @@ offset record_batch::append(std::string_view topic, std::span<const std::uint8_t
     r.topic_size = static_cast<std::uint16_t>(topic.size());
     r.payload_size = static_cast<std::uint32_t>(payload.size());
     r.flags = flags;
-    const std::size_t size = header_room + 2 + topic.size() + payload.size();
-    _bytes.resize(_bytes.size() + size);
-    std::uint8_t* p = _bytes.data() + r.start + header_room;
-    p[0] = static_cast<std::uint8_t>(topic.size() >> 8);
-    p[1] = static_cast<std::uint8_t>(topic.size());
-    std::memcpy(p + 2, topic.data(), topic.size());
-    if (!payload.empty()) {
-        std::memcpy(p + 2 + topic.size(), payload.data(), payload.size());
-    }
+    // Appended piece by piece: resize() would zero-fill the bytes first.
+    std::array<std::uint8_t, header_room + 2> head{};
+    head[header_room] = static_cast<std::uint8_t>(topic.size() >> 8);
+    head[header_room + 1] = static_cast<std::uint8_t>(topic.size());
+    _bytes.insert(_bytes.end(), head.begin(), head.end());
+    const auto* name = reinterpret_cast<const std::uint8_t*>(topic.data());
+    _bytes.insert(_bytes.end(), name, name + topic.size());
+    _bytes.insert(_bytes.end(), payload.begin(), payload.end());
     _records.push_back(r);
     return r.at;
 }
