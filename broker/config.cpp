@@ -71,6 +71,7 @@ const std::set<std::string_view> known_keys{
     "partitions",
     "shards",
     "fsync",
+    "fsync_method",
     "segment_bytes",
     "segment_age",
     "retention_bytes",
@@ -93,6 +94,10 @@ std::optional<std::string> check(const config& c) {
     if (!levels.contains(c.log_level)) {
         return fmt::format(
             "log_level: must be one of trace, debug, info, warning, error (got '{}')", c.log_level);
+    }
+    if (c.fsync_method != "syncfs" && c.fsync_method != "fdatasync") {
+        return fmt::format("fsync_method: must be \"syncfs\" or \"fdatasync\" (got '{}')",
+                           c.fsync_method);
     }
     if (c.bind_address.empty()) {
         return std::string("bind_address: must not be empty");
@@ -175,6 +180,7 @@ result<config, std::string> load_config(const std::string& path, config base) {
     read_int(t, path, "partitions", base.partitions, 1, 65536, error);
     read_int(t, path, "shards", base.shards, 0, 64, error);
     read_fsync(t, path, base.fsync, error);
+    read_string(t, path, "fsync_method", base.fsync_method, error);
     read_int(t, path, "segment_bytes", base.segment_bytes, 1 << 20,
              std::numeric_limits<std::int64_t>::max(), error);
     read_seconds(t, path, "segment_age", base.segment_age, 0, 10ll * 365 * 86400, error);

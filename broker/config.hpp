@@ -19,8 +19,9 @@ struct config {
     // Storage and shards.
     std::string data_dir = "./data";
     std::uint32_t partitions = 64;
-    unsigned shards = 0;           // 0: one per CPU
-    commitlog::fsync_policy fsync; // fsync = "always" | "never" | milliseconds
+    unsigned shards = 0;                 // 0: one per CPU
+    commitlog::fsync_policy fsync;       // fsync = "always" | "never" | milliseconds
+    std::string fsync_method = "syncfs"; // "syncfs": one per shard round; "fdatasync": per file
     std::uint64_t segment_bytes = 1ull << 30;
     std::chrono::seconds segment_age{7 * 24 * 3600};
     std::uint64_t retention_bytes = 0;                 // per partition; 0: no limit

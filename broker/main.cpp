@@ -60,6 +60,7 @@ router::router_config router_settings(const broker::config& c) {
     r.partitions = c.partitions;
     r.data_dir = c.data_dir;
     r.fsync = c.fsync;
+    r.group_sync = c.fsync_method == "syncfs";
     r.disk.segment_bytes = c.segment_bytes;
     r.disk.segment_ms = std::chrono::milliseconds(c.segment_age).count();
     if (c.retention_bytes > 0) {

@@ -292,8 +292,36 @@ rt::task<result<void, std::errc>> disk_log::flush_locked() {
         co_return std::errc::io_error;
     }
     const offset target = _end;
-    auto fail = [this](std::errc e, const char* what) {
+    sync_group* group = _options.group;
+    if (group != nullptr && group->failures() == _group_failures_seen) {
+        // Appends never overlap a flush, so the round covers everything
+        // this log wrote: dictionary, directory entries and segment. A
+        // round that failed meanwhile (another anchor, or this one before
+        // our round) may have been the one to report an error in our files.
+        const std::uint64_t failures = group->failures();
+        co_await _segments.back()->write_index();
+        auto synced = co_await group->sync();
+        if (synced && group->failures() == failures) {
+            _dictionary->synced_elsewhere();
+            _directory_dirty = false;
+            _durable_end = std::max(_durable_end, target);
+            co_return result<void, std::errc>{};
+        }
+        // The error may be any file's on the filesystem: ours say.
+    }
+    const std::uint64_t failures = group != nullptr ? group->failures() : 0;
+    auto synced = co_await sync_files();
+    if (!synced) {
         _sync_failed = true;
+        co_return synced.error();
+    }
+    _group_failures_seen = failures;
+    _durable_end = std::max(_durable_end, target);
+    co_return result<void, std::errc>{};
+}
+
+rt::task<result<void, std::errc>> disk_log::sync_files() {
+    auto fail = [this](std::errc e, const char* what) {
         log::error("partition {}: {} failed: {}; nothing more is durable until the log is reopened",
                    _partition.value(), what, message_of(e));
         return e;
@@ -313,7 +341,6 @@ rt::task<result<void, std::errc>> disk_log::flush_locked() {
     if (!synced) {
         co_return fail(synced.error(), "segment sync");
     }
-    _durable_end = std::max(_durable_end, target);
     co_return result<void, std::errc>{};
 }
 

@@ -3,6 +3,7 @@
 #include "base/result.hpp"
 #include "commitlog/record_batch.hpp"
 #include "commitlog/segment.hpp"
+#include "commitlog/sync_group.hpp"
 #include "commitlog/topic_dictionary.hpp"
 #include "runtime/file_system.hpp"
 
@@ -44,6 +45,9 @@ struct disk_log_options {
     std::optional<std::int64_t> retention_ms;
     std::size_t index_interval_bytes = 4096;
     std::size_t read_chunk_bytes = std::size_t{64} * 1024;
+    /// The shard's group sync (one syncfs for every partition waiting), or
+    /// null for one fdatasync per file. Must outlive the log.
+    sync_group* group = nullptr;
 };
 
 /// What opening the log found and did; also logged in one line.
@@ -138,6 +142,7 @@ class disk_log {
     rt::task<result<void, std::errc>> recover();
     rt::task<result<void, std::errc>> roll(offset base);
     rt::task<result<void, std::errc>> flush_locked();
+    rt::task<result<void, std::errc>> sync_files();
     bool should_roll(std::int64_t timestamp) const noexcept;
     /// Reads batches from one segment into `out`; true once `max_bytes` is reached.
     rt::task<result<bool, std::errc>> read_segment(std::shared_ptr<segment> seg, offset limit_end,
@@ -156,6 +161,10 @@ class disk_log {
     offset _durable_end = 0;
     std::uint64_t _bytes = 0;
     bool _directory_dirty = false; // a segment was created since the last directory sync
+    // group->failures() when this log last synced its own files: a group
+    // round that failed since may have reported (and so used up) an error
+    // in them, which a later round would not report again.
+    std::uint64_t _group_failures_seen = 0;
     bool _sync_failed = false;
     bool _writing = false;
     recovery_report _recovered;

@@ -285,7 +285,7 @@ rt::task<result<void, std::errc>> segment::append(std::span<const std::uint8_t> 
     co_return result<void, std::errc>{};
 }
 
-rt::task<result<void, std::errc>> segment::flush() {
+rt::task<void> segment::write_index() {
     if (!_index->written()) {
         auto written = co_await _index->write();
         if (!written) {
@@ -293,6 +293,10 @@ rt::task<result<void, std::errc>> segment::flush() {
                        std::make_error_code(written.error()).message());
         }
     }
+}
+
+rt::task<result<void, std::errc>> segment::flush() {
+    co_await write_index();
     co_return co_await _log->datasync();
 }
 

@@ -110,6 +110,8 @@ class segment {
                                              std::span<const batch_mark> marks);
     /// Writes the index (not synced) and syncs the log.
     rt::task<result<void, std::errc>> flush();
+    /// Writes the index if it changed (never synced: it can be rebuilt).
+    rt::task<void> write_index();
     rt::task<result<void, std::errc>> close();
     /// Deletes both files (the object stays usable by reads in flight).
     rt::task<result<void, std::errc>> remove(rt::file_system& fs);

@@ -80,6 +80,8 @@ class topic_dictionary {
     rt::task<result<void, std::errc>> write_pending();
     /// Makes what was written durable.
     rt::task<result<void, std::errc>> sync();
+    /// What was written is durable: a filesystem sync covered it.
+    void synced_elsewhere() noexcept { _synced_size = _good_size; }
     rt::task<result<void, std::errc>> close();
 
     const recovery& recovered() const noexcept { return _recovered; }

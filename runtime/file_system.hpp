@@ -43,6 +43,11 @@ class file {
 
     /// Makes what was written durable (fdatasync).
     virtual task<result<void, std::errc>> datasync() = 0;
+    /// Makes everything written to any file of this file's filesystem
+    /// durable, directory entries included (syncfs(2)): one call instead of
+    /// a datasync() per file. It also writes other programs' data on that
+    /// filesystem, and an error may come from any file there.
+    virtual task<result<void, std::errc>> sync_filesystem() = 0;
 
     /// Cuts (or extends with zeros) the file to `size` bytes.
     virtual task<result<void, std::errc>> truncate(std::uint64_t size) = 0;

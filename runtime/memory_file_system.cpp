@@ -76,6 +76,20 @@ class memory_file final : public file {
         co_return result<void, std::errc>{};
     }
 
+    task<result<void, std::errc>> sync_filesystem() override {
+        co_await _fs.pause();
+        if (auto e = _fs._faults.sync_error ? _fs._faults.sync_error
+                                            : _fs._faults.filesystem_sync_error) {
+            co_return *e;
+        }
+        for (auto& [path, n] : _fs._files) {
+            n->synced = n->bytes.size();
+        }
+        _node->synced = _node->bytes.size(); // even if removed meanwhile
+        ++_fs._filesystem_syncs;
+        co_return result<void, std::errc>{};
+    }
+
     task<result<void, std::errc>> truncate(std::uint64_t size) override {
         co_await _fs.pause();
         _node->bytes.resize(size);
@@ -210,6 +224,10 @@ void memory_file_system::fail_reads(std::errc error) {
 
 void memory_file_system::fail_syncs(std::errc error) {
     _faults.sync_error = error;
+}
+
+void memory_file_system::fail_filesystem_syncs(std::errc error) {
+    _faults.filesystem_sync_error = error;
 }
 
 void memory_file_system::delay(duration d) {

@@ -24,7 +24,10 @@ namespace zama::rt {
 /// Faults:
 /// - fail_writes_after(n, e): appends write n more bytes in total, then fail
 ///   with e (ENOSPC, EIO); an append the limit falls inside is torn.
-/// - fail_reads(e), fail_syncs(e): every read or datasync fails with e.
+/// - fail_reads(e), fail_syncs(e): every read, datasync or filesystem sync
+///   fails with e.
+/// - fail_filesystem_syncs(e): only filesystem syncs fail (an error in some
+///   other file of the filesystem); datasync still works.
 /// - delay(d): every operation completes d later (a slow disk); needs a
 ///   reactor on the calling thread.
 ///
@@ -47,6 +50,7 @@ class memory_file_system final : public file_system {
     void fail_writes_after(std::size_t bytes, std::errc error);
     void fail_reads(std::errc error);
     void fail_syncs(std::errc error);
+    void fail_filesystem_syncs(std::errc error);
     void delay(duration d);
     void clear_faults();
 
@@ -61,6 +65,7 @@ class memory_file_system final : public file_system {
     /// XORs `mask` into the byte at `offset` (a bit rot).
     void corrupt(const std::string& path, std::size_t offset, std::uint8_t mask);
     std::size_t syncs() const noexcept { return _syncs; }
+    std::size_t filesystem_syncs() const noexcept { return _filesystem_syncs; }
 
     struct node;
     struct faults {
@@ -68,6 +73,7 @@ class memory_file_system final : public file_system {
         std::errc write_error{};
         std::optional<std::errc> read_error;
         std::optional<std::errc> sync_error;
+        std::optional<std::errc> filesystem_sync_error;
         duration delay{};
     };
 
@@ -79,6 +85,7 @@ class memory_file_system final : public file_system {
     std::set<std::string> _directories;
     faults _faults;
     std::size_t _syncs = 0;
+    std::size_t _filesystem_syncs = 0;
 };
 
 } // namespace zama::rt

@@ -102,6 +102,17 @@ class uring_file final : public file {
         co_return status(res);
     }
 
+    task<result<void, std::errc>> sync_filesystem() override {
+        // io_uring has no syncfs: a pool thread waits for it. The fd stays
+        // open meanwhile (the caller awaits this before closing the file).
+        // It must be an fd opened before the writes it covers: syncfs
+        // reports writeback errors since the fd was opened.
+        const int fd = _fd;
+        const int res =
+            co_await blocking_pool::instance().run([fd] { return ::syncfs(fd) == 0 ? 0 : -errno; });
+        co_return status(res);
+    }
+
     task<result<void, std::errc>> truncate(std::uint64_t size) override {
         reactor& r = reactor::local();
         int res = 0;

@@ -7,7 +7,7 @@ namespace zama::rt {
 /// Files through the calling shard's io_uring: open, writev, read, fsync,
 /// close, rename, unlink, mkdir and statx are ring operations; truncation is
 /// one where the kernel has IORING_OP_FTRUNCATE (6.9+); directory listings
-/// go to the blocking pool (io_uring has no getdents).
+/// and syncfs go to the blocking pool (io_uring has neither).
 class uring_file_system final : public file_system {
   public:
     task<result<std::unique_ptr<file>, std::errc>> open(std::string path,

@@ -77,6 +77,14 @@ def test_bad_connect_timeout_value():
     assert "connect_timeout" in r.stderr
 
 
+def test_bad_fsync_method():
+    d, path = config_file('fsync_method = "fsync"\n')
+    r = run("-c", path, "--data-dir", os.path.join(d, "data"))
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert r.stderr.strip() == (
+        "zama: %s: fsync_method: must be \"syncfs\" or \"fdatasync\" (got 'fsync')" % path)
+
+
 def test_wrong_value_type():
     d, path = config_file('max_inflight_messages = "many"\n')
     r = run("-c", path, "--data-dir", os.path.join(d, "data"))

@@ -75,6 +75,10 @@ rt::task<result<void, std::errc>> read_only_file::datasync() {
     co_return std::errc::bad_file_descriptor;
 }
 
+rt::task<result<void, std::errc>> read_only_file::sync_filesystem() {
+    co_return std::errc::bad_file_descriptor;
+}
+
 rt::task<result<void, std::errc>> read_only_file::truncate(std::uint64_t /*size*/) {
     co_return std::errc::bad_file_descriptor;
 }

@@ -184,6 +184,9 @@ class counting_file_system final : public rt::file_system {
             co_return co_await _f->read(at, into);
         }
         rt::task<result<void, std::errc>> datasync() override { co_return co_await _f->datasync(); }
+        rt::task<result<void, std::errc>> sync_filesystem() override {
+            co_return co_await _f->sync_filesystem();
+        }
         rt::task<result<void, std::errc>> truncate(std::uint64_t size) override {
             co_return co_await _f->truncate(size);
         }
