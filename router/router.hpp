@@ -24,8 +24,8 @@ namespace zama::router {
 
 struct router_config {
     std::uint32_t partitions = 64;
-    std::string data_dir;                       // empty: partition logs in memory only
-    commitlog::fsync_policy fsync;              // with a data_dir
+    std::string data_dir;          // empty: partition logs in memory only
+    commitlog::fsync_policy fsync; // with a data_dir
     bool group_sync = true; // fsync always: one syncfs per shard round, not fdatasync per file
     commitlog::disk_log_options disk;           // with a data_dir
     std::size_t partition_log_bytes = 1u << 20; // in-memory tail of each partition
@@ -311,7 +311,7 @@ class router final : public rt::turn_hook {
     // Owner side: bytes sealed and not yet written to disk, all partitions;
     // over max_pending_append_bytes, appends_done() replies wait (publishers
     // then stop reading) until the disk catches up.
-    bool _persistent = false;        // a data_dir: sessions and retained messages are stored
+    bool _persistent = false; // a data_dir: sessions and retained messages are stored
     std::unique_ptr<commitlog::sync_group> _sync_group; // with group_sync
     std::vector<std::string> _dirty; // persistent sessions changed since their last store
     bool _closing_logs = false;
