@@ -276,6 +276,7 @@ class Broker:
         self.log = os.path.join(workdir, f"{tag}-{kind}.log")
         self.port = None
         self.proc = None
+        self.data = None  # the data or persistence directory, removed by stop()
         if kind == "zama":
             self._start_zama(cpu, workdir, tag, zama_config, inflight)
         else:
@@ -284,6 +285,7 @@ class Broker:
     def _start_zama(self, cpu, workdir, tag, zama_config, inflight):
         data = os.path.join(workdir, f"{tag}-zama-data")
         os.makedirs(data, exist_ok=True)
+        self.data = data
         if inflight:
             zama_config = zama_config_with(zama_config, workdir, tag, inflight)
         # -p 0: the kernel picks a free port and the log names it. Every shard
@@ -318,6 +320,7 @@ class Broker:
             if persistent:
                 persistence = os.path.join(workdir, f"{tag}-mosquitto-db")
                 os.makedirs(persistence, exist_ok=True)
+                self.data = persistence
             conf = os.path.join(workdir, f"{tag}-mosquitto.conf")
             with open(conf, "w") as f:
                 f.write(mosquitto_config(self.port, persistence, inflight))
@@ -346,9 +349,12 @@ class Broker:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self):
-        if self.proc is not None:
-            return _stop(self.proc)
-        return None
+        """Stops the broker and removes its data: a deleted file's dirty pages
+        are dropped, so one run's writeback does not slow the next run's disk."""
+        status = _stop(self.proc) if self.proc is not None else None
+        if self.data:
+            shutil.rmtree(self.data, ignore_errors=True)
+        return status
 
 
 # --- Runs -----------------------------------------------------------------------
