@@ -19,16 +19,6 @@ disk_log_options small_segments() {
     return o;
 }
 
-std::vector<batch_ptr> fill(disk_log& log, std::size_t batches, const std::string& prefix = "t") {
-    std::vector<batch_ptr> written;
-    for (std::size_t i = 0; i < batches; ++i) {
-        batch_ptr b = make_batch(log.end(), 1 + i % 4, prefix);
-        EXPECT_TRUE(append(log, b).has_value());
-        written.push_back(b);
-    }
-    return written;
-}
-
 std::vector<batch_ptr> concat(std::vector<batch_ptr> a, const std::vector<batch_ptr>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;

@@ -19,18 +19,6 @@ disk_log_options small_segments() {
     return o;
 }
 
-/// Appends `batches` batches of 1..4 records (one append each), from end().
-std::vector<batch_ptr> fill(disk_log& log, std::size_t batches, const std::string& prefix = "t",
-                            std::int64_t timestamp = 1'000) {
-    std::vector<batch_ptr> written;
-    for (std::size_t i = 0; i < batches; ++i) {
-        batch_ptr b = make_batch(log.end(), 1 + i % 4, prefix, timestamp);
-        EXPECT_TRUE(append(log, b).has_value());
-        written.push_back(b);
-    }
-    return written;
-}
-
 TEST(DiskLog, RoundTripAcrossSegmentsAndReopening) {
     rt::memory_file_system fs;
     auto log = open_log(fs, dir, small_segments());

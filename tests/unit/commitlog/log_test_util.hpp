@@ -102,6 +102,19 @@ inline result<void, std::errc> append(disk_log& log, const batch_ptr& batch) {
     return append(log, std::vector<batch_ptr>{batch});
 }
 
+/// Appends `batches` batches of 1..4 records (one append each), from end().
+inline std::vector<batch_ptr> fill(disk_log& log, std::size_t batches,
+                                   const std::string& prefix = "t",
+                                   std::int64_t timestamp = 1'000) {
+    std::vector<batch_ptr> written;
+    for (std::size_t i = 0; i < batches; ++i) {
+        batch_ptr b = make_batch(log.end(), 1 + i % 4, prefix, timestamp);
+        EXPECT_TRUE(append(log, b).has_value());
+        written.push_back(b);
+    }
+    return written;
+}
+
 inline result<void, std::errc> flush(disk_log& log) {
     return run(log.flush());
 }

@@ -68,16 +68,6 @@ disk_log_options grouped(sync_group& g) {
     return o;
 }
 
-std::vector<batch_ptr> fill(disk_log& log, std::size_t batches, const std::string& prefix) {
-    std::vector<batch_ptr> written;
-    for (std::size_t i = 0; i < batches; ++i) {
-        batch_ptr b = make_batch(log.end(), 1 + i % 4, prefix);
-        EXPECT_TRUE(append(log, b).has_value());
-        written.push_back(b);
-    }
-    return written;
-}
-
 TEST(SyncGroup, LogsSyncThroughTheGroupAndSurvivePowerLoss) {
     rt::memory_file_system fs;
     auto g = make_group(fs);
@@ -104,14 +94,31 @@ TEST(SyncGroup, LogsSyncThroughTheGroupAndSurvivePowerLoss) {
     EXPECT_EQ(flatten(read_all(*b2)), flatten(in_b));
 }
 
-TEST(SyncGroup, AFailedRoundSendsEveryLogToItsOwnFilesOnce) {
+/// Two logs with data not yet synced, sharing a group; closed at the end.
+class SyncGroupTwoLogs : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        g = make_group(fs);
+        a = open_log(fs, "p0", grouped(*g));
+        b = open_log(fs, "p1", grouped(*g));
+        ASSERT_TRUE(a && b);
+        fill(*a, 2, "a");
+        fill(*b, 2, "b");
+    }
+    void TearDown() override {
+        fs.delay({});
+        close(a);
+        close(b);
+        run(g->close());
+    }
+
     rt::memory_file_system fs;
-    auto g = make_group(fs);
-    auto a = open_log(fs, "p0", grouped(*g));
-    auto b = open_log(fs, "p1", grouped(*g));
-    ASSERT_TRUE(a && b);
-    fill(*a, 2, "a");
-    fill(*b, 2, "b");
+    std::unique_ptr<sync_group> g;
+    std::unique_ptr<disk_log> a;
+    std::unique_ptr<disk_log> b;
+};
+
+TEST_F(SyncGroupTwoLogs, AFailedRoundSendsEveryLogToItsOwnFilesOnce) {
 
     // An error elsewhere on the filesystem: the round fails, and the log
     // that asked for it syncs its own files, which are fine.
@@ -140,9 +147,6 @@ TEST(SyncGroup, AFailedRoundSendsEveryLogToItsOwnFilesOnce) {
     ASSERT_TRUE(flush(*b).has_value());
     EXPECT_EQ(fs.syncs(), before);
     EXPECT_EQ(g->rounds(), rounds + 2);
-    close(a);
-    close(b);
-    run(g->close());
 }
 
 rt::task<void> flush_into(disk_log* log, std::optional<result<void, std::errc>>* out) {
@@ -168,16 +172,9 @@ rt::task<void> overlapping_rounds(rt::memory_file_system* fs, sync_group* g, dis
     EXPECT_TRUE(done);
 }
 
-TEST(SyncGroup, ARoundThatFailedWhileOursRanSendsUsToOurOwnFiles) {
+TEST_F(SyncGroupTwoLogs, ARoundThatFailedWhileOursRanSendsUsToOurOwnFiles) {
     // Round 1's error could have been in b's files: round 2 succeeding on
     // the other anchor does not clear them, b's own fdatasync does.
-    rt::memory_file_system fs;
-    auto g = make_group(fs);
-    auto a = open_log(fs, "p0", grouped(*g));
-    auto b = open_log(fs, "p1", grouped(*g));
-    ASSERT_TRUE(a && b);
-    fill(*a, 2, "a");
-    fill(*b, 2, "b");
     const std::size_t datasyncs = fs.syncs();
     const std::uint64_t rounds = g->rounds();
     fs.delay(std::chrono::milliseconds(100));
@@ -194,9 +191,6 @@ TEST(SyncGroup, ARoundThatFailedWhileOursRanSendsUsToOurOwnFiles) {
     EXPECT_EQ(fs.syncs(), datasyncs + 4);
     EXPECT_EQ(a->durable_end(), a->end());
     EXPECT_EQ(b->durable_end(), b->end());
-    close(a);
-    close(b);
-    run(g->close());
 }
 
 TEST(SyncGroup, WhenTheLogsOwnFilesFailTooTheFlushFails) {
