@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build pkg-config git
   # libraries
   liburing-dev libssl-dev libboost-dev libtomlplusplus-dev libcli11-dev
-  libfmt-dev libspdlog-dev libabsl-dev libxxhash-dev libjemalloc-dev
+  libfmt-dev libspdlog-dev libabsl-dev libxxhash-dev libjemalloc-dev libisal-dev
   # tests, fuzzing, benchmarks, profiling
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   clang-format clang-tidy valgrind linux-perf
