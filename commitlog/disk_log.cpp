@@ -206,10 +206,14 @@ bool disk_log::should_roll(std::int64_t timestamp) const noexcept {
 
 rt::task<result<void, std::errc>> disk_log::roll(offset base) {
     // Everything but the last segment is durable in full: recovery only
-    // has to verify the last one.
-    auto flushed = co_await flush_locked();
-    if (!flushed) {
-        co_return flushed.error();
+    // has to verify the last one (unless the policy syncs nothing).
+    if (_options.sync_on_roll) {
+        auto flushed = co_await flush_locked();
+        if (!flushed) {
+            co_return flushed.error();
+        }
+    } else {
+        co_await _segments.back()->write_index();
     }
     auto s = co_await segment::create(_fs, _dir, base, seg_options());
     if (!s) {

@@ -45,6 +45,12 @@ struct disk_log_options {
     std::optional<std::int64_t> retention_ms;
     std::size_t index_interval_bytes = 4096;
     std::size_t read_chunk_bytes = std::size_t{64} * 1024;
+    /// Sync a segment when the log rolls past it, so that only the last
+    /// segment can be torn by a power loss. False under `fsync = never`:
+    /// there a roll would sync up to a whole segment at once, holding the
+    /// partition's appends back for seconds, for a policy that promises no
+    /// durability (the system writes back in its own order anyway).
+    bool sync_on_roll = true;
     /// The shard's group sync (one syncfs for every partition waiting), or
     /// null for one fdatasync per file. Must outlive the log.
     sync_group* group = nullptr;

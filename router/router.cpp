@@ -99,6 +99,7 @@ rt::task<result<void, std::string>> router::open_logs(rt::file_system& fs) {
     const commitlog::partition_log_options options{.memory_bytes = _config.partition_log_bytes,
                                                    .fsync = _config.fsync};
     commitlog::disk_log_options disk_options = _config.disk;
+    disk_options.sync_on_roll = _config.fsync.mode != commitlog::fsync_mode::never;
     if (_config.group_sync && _config.fsync.mode == commitlog::fsync_mode::always) {
         // Only where acknowledgements wait for syncs: with an interval, a
         // partition whose sync waited for a round covering every other

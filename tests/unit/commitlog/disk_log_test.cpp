@@ -276,6 +276,22 @@ TEST(DiskLog, RollsByAge) {
     EXPECT_EQ(log->durable_end(), 5u);
 }
 
+TEST(DiskLog, RollsWithoutSyncUnderNever) {
+    rt::memory_file_system fs;
+    disk_log_options o = small_segments();
+    o.sync_on_roll = false;
+    auto log = open_log(fs, dir, o);
+    ASSERT_TRUE(log);
+    const std::size_t syncs = fs.syncs();
+    const auto written = fill(*log, 60);
+    ASSERT_GT(log->segments().size(), 2u);
+    EXPECT_EQ(log->durable_end(), 0u);
+    EXPECT_EQ(fs.syncs(), syncs);
+    // The sealed segments' indexes were written when the log rolled.
+    EXPECT_TRUE(fs.contents(segment_file(dir, 0, ".index")));
+    EXPECT_EQ(flatten(read_all(*log)), flatten(written));
+}
+
 TEST(DiskLog, RetentionByBytes) {
     rt::memory_file_system fs;
     disk_log_options o = small_segments();
