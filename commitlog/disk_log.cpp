@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <utility>
 
 namespace zama::commitlog {
 
@@ -214,6 +215,7 @@ rt::task<result<void, std::errc>> disk_log::roll(offset base) {
         }
     } else {
         co_await _segments.back()->write_index();
+        _sealed_unsynced.push_back(_segments.back()); // for the next flush (shutdown)
     }
     auto s = co_await segment::create(_fs, _dir, base, seg_options());
     if (!s) {
@@ -308,6 +310,7 @@ rt::task<result<void, std::errc>> disk_log::flush_locked() {
         if (synced && group->failures() == failures) {
             _dictionary->synced_elsewhere();
             _directory_dirty = false;
+            _sealed_unsynced.clear();
             _durable_end = std::max(_durable_end, target);
             co_return result<void, std::errc>{};
         }
@@ -340,6 +343,14 @@ rt::task<result<void, std::errc>> disk_log::sync_files() {
             co_return fail(dir.error(), "directory sync");
         }
         _directory_dirty = false;
+    }
+    // Segments sealed without a sync (sync_on_roll off) before the active one.
+    const std::vector<std::shared_ptr<segment>> sealed = std::exchange(_sealed_unsynced, {});
+    for (const auto& s : sealed) {
+        auto flushed = co_await s->flush();
+        if (!flushed) {
+            co_return fail(flushed.error(), "sealed segment sync");
+        }
     }
     auto synced = co_await _segments.back()->flush();
     if (!synced) {
@@ -491,6 +502,7 @@ rt::task<result<retention_report, std::errc>> disk_log::apply_retention(std::int
         report.bytes_removed += oldest.size_bytes;
         report.records_removed += next_base - oldest.base;
         _bytes -= oldest.size_bytes;
+        std::erase(_sealed_unsynced, _segments.front());
         _segments.erase(_segments.begin());
     }
     report.start = start();

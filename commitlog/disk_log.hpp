@@ -172,6 +172,8 @@ class disk_log {
     // in them, which a later round would not report again.
     std::uint64_t _group_failures_seen = 0;
     bool _sync_failed = false;
+    // Segments sealed since the last flush without being synced.
+    std::vector<std::shared_ptr<segment>> _sealed_unsynced;
     bool _writing = false;
     recovery_report _recovered;
     damage_stats _damage;

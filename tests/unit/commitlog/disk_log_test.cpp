@@ -290,6 +290,15 @@ TEST(DiskLog, RollsWithoutSyncUnderNever) {
     // The sealed segments' indexes were written when the log rolled.
     EXPECT_TRUE(fs.contents(segment_file(dir, 0, ".index")));
     EXPECT_EQ(flatten(read_all(*log)), flatten(written));
+    // A flush (at shutdown) syncs the sealed segments too.
+    ASSERT_TRUE(flush(*log).has_value());
+    EXPECT_EQ(log->durable_end(), log->end());
+    log.reset();
+    fs.crash();
+    log = open_log(fs, dir, o);
+    ASSERT_TRUE(log);
+    EXPECT_EQ(flatten(read_all(*log)), flatten(written));
+    EXPECT_EQ(log->recovered().lost_records, 0u);
 }
 
 TEST(DiskLog, RetentionByBytes) {
