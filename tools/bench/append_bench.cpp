@@ -22,12 +22,14 @@
 #include "runtime/uring_file_system.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
 #include <string>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <vector>
 
@@ -43,12 +45,24 @@ struct options {
     std::size_t mib = 1024;
     std::size_t records_per_batch = 64;
     int rounds = 3;
+    std::string only; // "zama", "uring" or "plain": run that writer alone (to profile it)
 };
 
 struct measured {
     double seconds = 0;
+    double cpu_seconds = 0;       // the process's, io_uring workers included
     std::uint64_t file_bytes = 0; // what reached the file
+
+    double cpu_percent() const noexcept { return seconds > 0 ? 100.0 * cpu_seconds / seconds : 0; }
 };
+
+/// CPU seconds of the whole process so far, every thread counted.
+double process_cpu_seconds() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * t.tv_usec; };
+    return s(u.ru_utime) + s(u.ru_stime);
+}
 
 std::vector<commitlog::batch_ptr> make_batches(const options& o) {
     const std::size_t records = o.mib * (1u << 20) / payload_size;
@@ -72,7 +86,9 @@ std::vector<commitlog::batch_ptr> make_batches(const options& o) {
 rt::task<measured> run_zama(const std::string& dir, const std::vector<commitlog::batch_ptr>& all) {
     rt::uring_file_system fs;
     measured m;
-    auto opened = co_await commitlog::disk_log::open(fs, dir, commitlog::partition_id{0}, {});
+    // As the broker opens partitions under `fsync = never`.
+    auto opened = co_await commitlog::disk_log::open(fs, dir, commitlog::partition_id{0},
+                                                     {.sync_on_roll = false});
     if (!opened) {
         std::fprintf(stderr, "append_bench: cannot open the log in %s: %s\n", dir.c_str(),
                      std::make_error_code(opened.error()).message().c_str());
@@ -80,6 +96,7 @@ rt::task<measured> run_zama(const std::string& dir, const std::vector<commitlog:
     }
     commitlog::disk_log& log = **opened;
     const auto t0 = clock_type::now();
+    const double c0 = process_cpu_seconds();
     for (const commitlog::batch_ptr& b : all) {
         auto appended = co_await log.append({&b, 1});
         if (!appended) {
@@ -89,15 +106,40 @@ rt::task<measured> run_zama(const std::string& dir, const std::vector<commitlog:
         }
     }
     m.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    m.cpu_seconds = process_cpu_seconds() - c0;
     m.file_bytes = log.size_bytes();
     auto closed = co_await log.close();
     (void)closed;
     co_return m;
 }
 
-rt::task<measured> run_uring(std::string path, std::uint64_t bytes, std::size_t writes) {
-    const std::size_t each = (bytes + writes - 1) / writes;
-    std::vector<std::uint8_t> buf(each, 'x');
+/// The log's bytes as plain writers get them: encoded before the clock
+/// starts, in memory, written as one write per batch.
+struct file_image {
+    std::vector<std::uint8_t> bytes;
+    std::vector<iovec> writes;     // one per batch, into `bytes`
+    std::vector<iovec> one_buffer; // as many writes of as many bytes, all from the first batch's
+};
+
+file_image encode_image(const std::vector<commitlog::batch_ptr>& batches) {
+    file_image image;
+    std::vector<std::size_t> ends;
+    std::vector<commitlog::topic_id> ids;
+    for (const commitlog::batch_ptr& b : batches) {
+        ids.assign(b->size(), commitlog::topic_id{0});
+        commitlog::encode_batch(*b, b->timestamp(), ids, image.bytes);
+        ends.push_back(image.bytes.size());
+    }
+    std::size_t start = 0;
+    for (std::size_t end : ends) {
+        image.writes.push_back({image.bytes.data() + start, end - start});
+        image.one_buffer.push_back({image.bytes.data(), end - start});
+        start = end;
+    }
+    return image;
+}
+
+rt::task<measured> run_uring(std::string path, const std::vector<iovec>& writes) {
     rt::uring_file_system fs;
     auto f = co_await fs.open(path, {.write = true, .create = true, .truncate = true});
     if (!f) {
@@ -106,26 +148,23 @@ rt::task<measured> run_uring(std::string path, std::uint64_t bytes, std::size_t 
     }
     measured m;
     const auto t0 = clock_type::now();
-    std::uint64_t left = bytes;
-    while (left > 0) {
-        const iovec v{buf.data(), std::min<std::uint64_t>(each, left)};
+    const double c0 = process_cpu_seconds();
+    for (const iovec& v : writes) {
         auto w = co_await (*f)->append({&v, 1});
         if (!w) {
             std::fprintf(stderr, "append_bench: write failed\n");
             std::exit(1);
         }
-        left -= v.iov_len;
+        m.file_bytes += v.iov_len;
     }
     m.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
-    m.file_bytes = bytes;
+    m.cpu_seconds = process_cpu_seconds() - c0;
     auto closed = co_await (*f)->close();
     (void)closed;
     co_return m;
 }
 
-measured run_plain(const std::string& path, std::uint64_t bytes, std::size_t writes) {
-    const std::size_t each = (bytes + writes - 1) / writes;
-    const std::vector<std::uint8_t> buf(each, 'x');
+measured run_plain(const std::string& path, const std::vector<iovec>& writes) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
         std::perror("append_bench: open");
@@ -133,17 +172,16 @@ measured run_plain(const std::string& path, std::uint64_t bytes, std::size_t wri
     }
     measured m;
     const auto t0 = clock_type::now();
-    std::uint64_t left = bytes;
-    while (left > 0) {
-        const std::size_t n = std::min<std::uint64_t>(each, left);
-        if (::write(fd, buf.data(), n) != static_cast<ssize_t>(n)) {
+    const double c0 = process_cpu_seconds();
+    for (const iovec& v : writes) {
+        if (::write(fd, v.iov_base, v.iov_len) != static_cast<ssize_t>(v.iov_len)) {
             std::perror("append_bench: write");
             std::exit(1);
         }
-        left -= n;
+        m.file_bytes += v.iov_len;
     }
     m.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
-    m.file_bytes = bytes;
+    m.cpu_seconds = process_cpu_seconds() - c0;
     ::close(fd);
     return m;
 }
@@ -174,60 +212,99 @@ int main(int argc, char** argv) {
             o.records_per_batch = std::max<std::size_t>(1, std::stoul(next()));
         } else if (a == "--rounds") {
             o.rounds = std::max(1, std::stoi(next()));
+        } else if (a == "--only") {
+            o.only = next();
         } else {
             std::fprintf(stderr,
                          "usage: append_bench [--dir DIR] [--mib N] [--records-per-batch R] "
-                         "[--rounds K]\n");
+                         "[--rounds K] [--only zama|uring|plain]\n");
             return 2;
         }
     }
+    static constexpr std::array<const char*, 4> writers = {"zama", "uring", "plain", "reused"};
+    if (!o.only.empty() && std::find(writers.begin(), writers.end(), o.only) == writers.end()) {
+        std::fprintf(stderr, "append_bench: --only takes zama, uring, plain or reused\n");
+        return 2;
+    }
     const std::vector<commitlog::batch_ptr> batches = make_batches(o);
+    const file_image image = encode_image(batches);
     const double payload_mb = static_cast<double>(o.mib * (1u << 20)) / 1e6;
     std::printf("append_bench: %zu MiB of 1 KiB records, %zu per batch (%zu appends), fsync never, "
-                "in %s\n",
-                o.mib, o.records_per_batch, batches.size(), o.dir.c_str());
+                "in %s (%.1f %% of the file is format)\n",
+                o.mib, o.records_per_batch, batches.size(), o.dir.c_str(),
+                100.0 * (1.0 - payload_mb * 1e6 / static_cast<double>(image.bytes.size())));
 
-    std::vector<double> plain_rates;
-    std::vector<double> uring_rates;
-    std::vector<double> zama_rates;
     const std::string base = o.dir + "/append_bench." + std::to_string(::getpid());
-    for (int round = 0; round < o.rounds; ++round) {
-        measured z;
-        measured u;
+    auto fresh_dir = [&base] {
         std::filesystem::remove_all(base);
         std::filesystem::create_directories(base);
+    };
+    // One engine for the writers on io_uring, as the broker's shard runs them.
+    auto on_engine = [](auto body) {
         rt::engine_options eo;
         eo.shards = 1;
         eo.pin = false; // where taskset put it
         rt::engine e(eo);
+        measured m;
         auto ran = e.run([&](rt::shard_id) -> rt::task<void> {
-            z = co_await run_zama(base, batches);
-            std::filesystem::remove_all(base);
-            std::filesystem::create_directories(base);
-            u = co_await run_uring(base + "/uring", z.file_bytes, batches.size());
+            m = co_await body();
             rt::engine::local().request_stop();
         });
         if (!ran) {
             std::fprintf(stderr, "append_bench: %s\n", ran.error().message.c_str());
-            return 1;
+            std::exit(1);
         }
+        return m;
+    };
+    // A first write of as much, not measured: the first use of fresh memory
+    // for the page cache is slow (in a VM, the host backs it on first touch),
+    // and whichever writer ran first paid for it.
+    fresh_dir();
+    (void)run_plain(base + "/warm-up", image.writes);
+    std::array<std::vector<double>, writers.size()> rates;
+    for (int round = 0; round < o.rounds; ++round) {
+        std::printf("  round %d:", round + 1);
+        for (std::size_t k = 0; k < writers.size(); ++k) {
+            // Each round starts with another writer, so none always follows
+            // the same one's writeback.
+            const std::size_t w = (k + static_cast<std::size_t>(round)) % writers.size();
+            const std::string_view which = writers[w];
+            if (!o.only.empty() && o.only != which) {
+                continue;
+            }
+            fresh_dir();
+            measured m;
+            if (which == "zama") {
+                m = on_engine([&]() { return run_zama(base, batches); });
+            } else if (which == "uring") {
+                m = on_engine([&]() { return run_uring(base + "/uring", image.writes); });
+            } else if (which == "plain") {
+                m = run_plain(base + "/plain", image.writes);
+            } else {
+                m = run_plain(base + "/reused", image.one_buffer);
+            }
+            if (m.file_bytes != image.bytes.size()) {
+                std::fprintf(stderr, "append_bench: %s wrote %llu bytes, not %zu\n", writers[w],
+                             static_cast<unsigned long long>(m.file_bytes), image.bytes.size());
+                return 1;
+            }
+            rates[w].push_back(payload_mb / m.seconds);
+            std::printf(" %s %.0f MB/s (CPU %.0f %%)%s", writers[w], rates[w].back(),
+                        m.cpu_percent(), k + 1 < writers.size() && o.only.empty() ? "," : "");
+        }
+        std::printf("\n");
         std::filesystem::remove_all(base);
-        std::filesystem::create_directories(base);
-        const measured p = run_plain(base + "/plain", z.file_bytes, batches.size());
-        std::filesystem::remove_all(base);
-        plain_rates.push_back(payload_mb / p.seconds);
-        uring_rates.push_back(payload_mb / u.seconds);
-        zama_rates.push_back(payload_mb / z.seconds);
-        std::printf("  round %d: plain %.0f MB/s, uring %.0f MB/s, zama %.0f MB/s (%.1f %% of the "
-                    "file is format)\n",
-                    round + 1, plain_rates.back(), uring_rates.back(), zama_rates.back(),
-                    100.0 * (1.0 - payload_mb * 1e6 / static_cast<double>(z.file_bytes)));
     }
-    const double plain = median(plain_rates);
-    const double uring = median(uring_rates);
-    const double zama_rate = median(zama_rates);
-    std::printf("median payload MB/s: plain %.0f, uring %.0f, zama %.0f: zama is %.0f %% of plain, "
-                "%.0f %% of uring\n",
-                plain, uring, zama_rate, 100.0 * zama_rate / plain, 100.0 * zama_rate / uring);
+    if (!o.only.empty()) {
+        return 0;
+    }
+    const double zama_rate = median(rates[0]);
+    const double uring = median(rates[1]);
+    const double plain = median(rates[2]);
+    const double reused = median(rates[3]);
+    std::printf("median payload MB/s: zama %.0f, uring %.0f, plain %.0f, reused %.0f: zama is %.0f "
+                "%% of plain (%.0f %% of reused), %.0f %% of uring\n",
+                zama_rate, uring, plain, reused, 100.0 * zama_rate / plain,
+                100.0 * zama_rate / reused, 100.0 * zama_rate / uring);
     return 0;
 }
