@@ -113,7 +113,7 @@ void encode_batch(const record_batch& batch, std::int64_t timestamp, std::span<c
     // The CRC follows the copy every 16 KiB, over bytes still in the L1
     // cache, rather than over the whole batch afterwards (a second pass,
     // from memory once the batch outgrows the caches).
-    constexpr std::size_t crc_step = 16 * 1024;
+    constexpr std::size_t crc_step = std::size_t{16} * 1024;
     std::uint32_t crc = 0;
     std::size_t crc_done = start + at_length; // bytes of `out` the CRC covers so far
     for (std::size_t i = 0; i < batch.size(); ++i) {

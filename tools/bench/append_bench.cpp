@@ -60,7 +60,9 @@ struct measured {
 double process_cpu_seconds() {
     rusage u{};
     ::getrusage(RUSAGE_SELF, &u);
-    auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * t.tv_usec; };
+    auto s = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec);
+    };
     return s(u.ru_utime) + s(u.ru_stime);
 }
 
