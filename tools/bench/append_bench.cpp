@@ -1,18 +1,22 @@
-// append_bench: the commit log's raw append throughput against a plain
-// sequential writer of the same bytes with the same number of writes.
+// append_bench: the commit log's raw append throughput against plain
+// sequential writers of the same bytes with the same number of writes.
 //
 //   append_bench [--dir DIR] [--mib N] [--records-per-batch R] [--rounds K]
+//                [--only zama|uring|plain|reused]
 //
-// Zama: disk_log::append() of pre-built batches of R records (1 KiB
+// zama: disk_log::append() of pre-built batches of R records (1 KiB
 // payloads, one topic), one append per batch, through io_uring, fsync never.
 // That is the log's whole append path: the batch encoding (format header,
 // topic ids, CRC32C) and one write per batch.
-// Plain: write(2) of the same number of bytes in the same number of calls
-// to one file, from a buffer prepared beforehand (no encoding, no CRC).
-// Uring: the same writes through the runtime's file (io_uring writev, as
+// plain: write(2) of the log's bytes, encoded into memory beforehand, one
+// write per batch (no encoding, no CRC while measured).
+// uring: the same writes through the runtime's file (io_uring writev, as
 // the log does), to tell the log's own cost from the I/O path's.
+// reused: write(2) of as many bytes from one batch-sized buffer that stays
+// in the cache.
 //
-// Each round runs the three, each on a fresh file in DIR (default
+// After one unmeasured warm-up write, each round runs the four (starting
+// with another one each round), each on a fresh file in DIR (default
 // /var/tmp, on disk) that is removed afterwards; the medians of payload
 // MB/s and the ratios are printed. Pin it to a core with taskset.
 
