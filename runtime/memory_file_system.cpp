@@ -66,26 +66,35 @@ class memory_file final : public file {
         co_return n;
     }
 
+    // A sync covers what was written before the call; what is written
+    // while it runs (the delay) stays unsynced, the strictest reading of
+    // fdatasync(2) and syncfs(2).
     task<result<void, std::errc>> datasync() override {
+        const std::size_t covered = _node->bytes.size();
         co_await _fs.pause();
         if (_fs._faults.sync_error) {
             co_return *_fs._faults.sync_error;
         }
-        _node->synced = _node->bytes.size();
+        _node->synced = std::max(_node->synced, std::min(covered, _node->bytes.size()));
         ++_fs._syncs;
         co_return result<void, std::errc>{};
     }
 
     task<result<void, std::errc>> sync_filesystem() override {
+        std::vector<std::pair<std::shared_ptr<memory_file_system::node>, std::size_t>> covered;
+        covered.reserve(_fs._files.size() + 1);
+        for (auto& [path, n] : _fs._files) {
+            covered.emplace_back(n, n->bytes.size());
+        }
+        covered.emplace_back(_node, _node->bytes.size()); // even if removed meanwhile
         co_await _fs.pause();
         if (auto e = _fs._faults.sync_error ? _fs._faults.sync_error
                                             : _fs._faults.filesystem_sync_error) {
             co_return *e;
         }
-        for (auto& [path, n] : _fs._files) {
-            n->synced = n->bytes.size();
+        for (auto& [n, size] : covered) {
+            n->synced = std::max(n->synced, std::min(size, n->bytes.size()));
         }
-        _node->synced = _node->bytes.size(); // even if removed meanwhile
         ++_fs._filesystem_syncs;
         co_return result<void, std::errc>{};
     }

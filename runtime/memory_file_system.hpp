@@ -16,9 +16,11 @@ namespace zama::rt {
 /// Files in memory, with faults on demand, for testing what sits on the
 /// file_system seam (the commit log).
 ///
-/// Durability model: each file remembers how much of it was covered by the
-/// last datasync(). crash() models a power loss: every file keeps its synced
-/// bytes plus, if asked, part of what was written after (a torn tail).
+/// Durability model: each file remembers how much of it a sync covered: what
+/// had been written when datasync() or sync_filesystem() was called, not
+/// what was written while it ran. crash() models a power loss: every file
+/// keeps its synced bytes plus, if asked, part of what was written after (a
+/// torn tail).
 /// Directory operations (create, rename, remove) are durable at once.
 ///
 /// Faults:

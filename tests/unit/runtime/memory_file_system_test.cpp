@@ -110,6 +110,49 @@ TEST(MemoryFileSystem, CrashKeepsSyncedBytesAndOptionallyATornTail) {
     EXPECT_EQ(torn.contents("wal"), text("durable|vol"));
 }
 
+// A sync covers what had been written when it was called: an append that
+// lands while it runs (every operation takes the delay) is not synced.
+task<void> append_during_sync(memory_file_system* fs, bool whole_filesystem) {
+    reactor& r = reactor::local();
+    auto f = co_await fs->open("wal", {.write = true, .create = true});
+    auto other = co_await fs->open("other", {.write = true, .create = true});
+    const std::string a = "synced|";
+    const std::string b = "late";
+    const iovec va = iov(a);
+    (void)co_await (*f)->append({&va, 1});
+    (void)co_await (*other)->append({&va, 1});
+    bool landed = false;
+    auto late = [&]() -> task<void> {
+        const iovec vb = iov(b);
+        (void)co_await (*f)->append({&vb, 1});
+        landed = true;
+    };
+    r.spawn(late());
+    co_await r.yield(); // the first append is in flight...
+    co_await r.sleep_for(std::chrono::milliseconds(1));
+    EXPECT_FALSE(landed); // ...and lands while the sync below runs
+    auto synced = whole_filesystem ? co_await (*other)->sync_filesystem()
+                                   : co_await (*f)->datasync();
+    EXPECT_TRUE(synced.has_value());
+    EXPECT_TRUE(landed);
+    while (!landed) {
+        co_await r.sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+TEST(MemoryFileSystem, ASyncCoversOnlyWhatWasWrittenBeforeIt) {
+    for (bool whole_filesystem : {false, true}) {
+        SCOPED_TRACE(whole_filesystem);
+        memory_file_system fs;
+        fs.delay(std::chrono::milliseconds(3));
+        run(append_during_sync(&fs, whole_filesystem));
+        EXPECT_EQ(fs.contents("wal"), text("synced|late"));
+        fs.crash();
+        EXPECT_EQ(fs.contents("wal"), text("synced|"));
+        EXPECT_EQ(fs.contents("other"), text(whole_filesystem ? "synced|" : ""));
+    }
+}
+
 task<void> slow_open(memory_file_system* fs, duration* took) {
     const time_point start = clock::now();
     auto f = co_await fs->open("slow", {.write = true, .create = true});
