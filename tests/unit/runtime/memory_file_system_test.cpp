@@ -131,8 +131,8 @@ task<void> append_during_sync(memory_file_system* fs, bool whole_filesystem) {
     co_await r.yield(); // the first append is in flight...
     co_await r.sleep_for(std::chrono::milliseconds(1));
     EXPECT_FALSE(landed); // ...and lands while the sync below runs
-    auto synced = whole_filesystem ? co_await (*other)->sync_filesystem()
-                                   : co_await (*f)->datasync();
+    auto synced =
+        whole_filesystem ? co_await (*other)->sync_filesystem() : co_await (*f)->datasync();
     EXPECT_TRUE(synced.has_value());
     EXPECT_TRUE(landed);
     while (!landed) {
