@@ -135,7 +135,7 @@ task<void> append_during_sync(memory_file_system* fs, bool whole_filesystem) {
         whole_filesystem ? co_await (*other)->sync_filesystem() : co_await (*f)->datasync();
     EXPECT_TRUE(synced.has_value());
     EXPECT_TRUE(landed);
-    while (!landed) {
+    while (!landed) { // (if the check failed: the task refers to this frame)
         co_await r.sleep_for(std::chrono::milliseconds(1));
     }
 }
