@@ -1,5 +1,6 @@
 // The filter trie and the partition function.
 
+#include "base/string_map.hpp"
 #include "router/filter_trie.hpp"
 #include "router/partitioner.hpp"
 
@@ -99,6 +100,22 @@ TEST(Partitioner, IsStable) {
         used.insert(partition_of("topic/" + std::to_string(i), 64).value());
     }
     EXPECT_EQ(used.size(), 64u);
+}
+
+// The maps of one partition hold keys of that partition only: their hash
+// must not repeat the partitioner's bits. Abseil filters probes by the low 7
+// bits of the hash; here they must still spread over those keys.
+TEST(Partitioner, MapHashesDoNotFollowIt) {
+    std::set<std::size_t> low_bits;
+    int keys = 0;
+    for (int i = 0; keys < 500; ++i) {
+        const std::string topic = "topic/" + std::to_string(i);
+        if (partition_of(topic, 64).value() == 0) {
+            ++keys;
+            low_bits.insert(string_hash{}(topic)&0x7F);
+        }
+    }
+    EXPECT_GT(low_bits.size(), 100u) << "of 128 possible values";
 }
 
 } // namespace
