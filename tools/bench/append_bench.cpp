@@ -49,7 +49,7 @@ struct options {
     std::size_t mib = 1024;
     std::size_t records_per_batch = 64;
     int rounds = 3;
-    std::string only; // "zama", "uring" or "plain": run that writer alone (to profile it)
+    std::string only; // "zama", "uring", "plain" or "reused": run that writer alone (to profile it)
 };
 
 struct measured {
