@@ -171,8 +171,8 @@ void router::offer(session& s, const commitlog::batch_ptr& b,
         }
         return; // offline: the cursor holds the place; the log holds the messages
     }
-    if (it->second < b->base() || s.lagging().contains(p)) {
-        s.lagging().insert(p);
+    if (it->second < b->base() || s.lagging(p)) {
+        s.lag(p);
         catch_up(s);
         return;
     }
@@ -183,7 +183,7 @@ void router::offer(session& s, const commitlog::batch_ptr& b,
         }
         if (!deliver(s, b, index, min_qos(r.flags.qos, granted), false)) {
             it->second = r.at;
-            s.lagging().insert(p);
+            s.lag(p);
             changed(s);
             return;
         }
@@ -234,48 +234,53 @@ void router::catch_up(session& s) {
     if (!s.retained_queue().empty()) {
         return;
     }
-    std::vector<std::uint32_t> lagging(s.lagging().begin(), s.lagging().end());
+    catch_up_state* c = s.catching_up();
+    if (c == nullptr) {
+        s.set_replaying_offline(false);
+        return;
+    }
+    std::vector<std::uint32_t> lagging(c->lagging.begin(), c->lagging.end());
     std::sort(lagging.begin(), lagging.end());
     for (std::uint32_t p : lagging) {
-        if (!catch_up_partition(s, p)) {
+        if (!catch_up_partition(s, *c, p)) {
             return;
         }
     }
-    if (s.lagging().empty()) {
+    if (c->lagging.empty()) {
         s.set_replaying_offline(false);
     }
 }
 
-bool router::catch_up_partition(session& s, std::uint32_t p) {
-    if (auto f = s.fetched().find(p); f != s.fetched().end()) {
+bool router::catch_up_partition(session& s, catch_up_state& c, std::uint32_t p) {
+    if (auto f = c.fetched.find(p); f != c.fetched.end()) {
         if (!deliver_from(s, p, f->second.batches)) {
             // Blocked midway: the rest of the read waits for room (the
             // cursor says where to go on).
             return false;
         }
-        s.fetched().erase(f);
+        c.fetched.erase(f);
     }
-    if (s.fetching().contains(p)) {
+    if (c.fetching.contains(p)) {
         return false;
     }
     const commitlog::offset cursor = s.state().cursors[p];
     const shard_tail& tail = _tails[p];
     const bool tail_covers =
         tail.complete_from != ~commitlog::offset{0} && cursor >= tail.complete_from;
-    const auto synced = s.synced().find(p);
+    const auto synced = c.synced.find(p);
     // The owner's log was read up to `synced`; what came after is here
     // unless this shard has dropped some of it since.
-    const bool owner_synced = synced != s.synced().end() && cursor >= synced->second &&
-                              tail.dropped_end <= synced->second;
+    const bool owner_synced =
+        synced != c.synced.end() && cursor >= synced->second && tail.dropped_end <= synced->second;
     if (!tail_covers && !owner_synced) {
         // This shard's batches do not go back to the cursor: read the owner's log.
-        fetch(s, p, cursor);
+        fetch(s, c, p, cursor);
         return false;
     }
     if (!deliver_from(s, p, tail.batches)) {
         return false;
     }
-    s.lagging().erase(p);
+    c.lagging.erase(p);
     return true;
 }
 
@@ -312,8 +317,8 @@ bool router::deliver_from(session& s, std::uint32_t p, const Batches& batches) {
     return true;
 }
 
-void router::fetch(session& s, std::uint32_t p, commitlog::offset from) {
-    s.fetching().insert(p);
+void router::fetch(session& s, catch_up_state& c, std::uint32_t p, commitlog::offset from) {
+    c.fetching.insert(p);
     rt::reactor::local().spawn([](router* self, std::string id, std::uint64_t expected,
                                   std::uint32_t partition,
                                   commitlog::offset start) -> rt::task<void> {
@@ -321,8 +326,8 @@ void router::fetch(session& s, std::uint32_t p, commitlog::offset from) {
         // waited; its fetch is then dropped (a reconnect fetches anew).
         auto current = [self, &id, expected]() -> session* {
             auto it = self->_sessions.find(id);
-            const bool same = it != self->_sessions.end() && it->second->generation() == expected;
-            return same && it->second->online() ? it->second.get() : nullptr;
+            const bool same = it != self->_sessions.end() && (*it)->generation() == expected;
+            return same && (*it)->online() ? it->get() : nullptr;
         };
         read_budget::grant grant = co_await self->_reads.take(fetch_bytes);
         if (current() == nullptr) {
@@ -341,12 +346,13 @@ void router::fetch(session& s, std::uint32_t p, commitlog::offset from) {
             grant = {};
             co_await rt::reactor::local().sleep_for(std::chrono::seconds(1));
             if (session* again = current()) {
-                again->fetching().erase(partition);
+                again->catch_up_bookkeeping().fetching.erase(partition);
                 self->catch_up(*again);
             }
             co_return;
         }
-        sess.fetching().erase(partition);
+        catch_up_state& bookkeeping = sess.catch_up_bookkeeping();
+        bookkeeping.fetching.erase(partition);
         commitlog::offset& cursor = sess.state().cursors[partition];
         if (got.start > cursor) {
             const commitlog::offset lost = got.start - cursor;
@@ -361,14 +367,14 @@ void router::fetch(session& s, std::uint32_t p, commitlog::offset from) {
         // registered before this read, on the same channel).
         const commitlog::offset last = got.batches.empty() ? cursor : got.batches.back()->end();
         if (last >= got.end) {
-            sess.synced()[partition] = got.end;
+            bookkeeping.synced[partition] = got.end;
         }
         std::size_t bytes = 0;
         for (const commitlog::batch_ptr& b : got.batches) {
             bytes += b->bytes_size();
         }
         grant.resize(bytes);
-        sess.fetched()[partition] = {std::move(got.batches), std::move(grant)};
+        bookkeeping.fetched[partition] = {std::move(got.batches), std::move(grant)};
         self->catch_up(sess);
     }(this, s.client_id(), s.generation(), p, from));
 }

@@ -37,8 +37,7 @@ commitlog::kv_log* router::session_store(std::string_view client_id) {
 
 session* router::find_session(const std::string& client_id, std::uint64_t generation) {
     auto it = _sessions.find(client_id);
-    return it == _sessions.end() || it->second->generation() != generation ? nullptr
-                                                                           : it->second.get();
+    return it == _sessions.end() || (*it)->generation() != generation ? nullptr : it->get();
 }
 
 void router::restore() {
@@ -223,8 +222,8 @@ void router::commit_dirty() {
     dirty.swap(_dirty);
     for (const std::string& id : dirty) {
         auto it = _sessions.find(id);
-        if (it != _sessions.end() && it->second->dirty) {
-            persist(*it->second);
+        if (it != _sessions.end() && (*it)->dirty) {
+            persist(**it);
         }
     }
 }

@@ -262,10 +262,10 @@ class router final : public rt::turn_hook {
     bool deliver(session& s, const commitlog::batch_ptr& b, std::uint32_t index, mqtt::qos qos,
                  bool retain);
     void catch_up(session& s);
-    bool catch_up_partition(session& s, std::uint32_t p);
+    bool catch_up_partition(session& s, catch_up_state& c, std::uint32_t p);
     template <typename Batches> // a vector or deque of batch_ptr, in offset order
     bool deliver_from(session& s, std::uint32_t p, const Batches& batches);
-    void fetch(session& s, std::uint32_t p, commitlog::offset from);
+    void fetch(session& s, catch_up_state& c, std::uint32_t p, commitlog::offset from);
     void resend_inflight(session& s);
     void drain_retained(session& s);
 
@@ -324,8 +324,25 @@ class router final : public rt::turn_hook {
     absl::flat_hash_map<client_link*, std::uint64_t> _link_keys;
     std::uint64_t _next_link_key = 1;
 
-    // Subscriber side.
-    string_map<std::unique_ptr<session>> _sessions;
+    // Subscriber side. Sessions are found by client id, and keyed by their
+    // own copy of it: a map keyed by the id would hold a second copy (a heap
+    // allocation for ids over 15 bytes) and a 40-byte slot per client.
+    struct session_by_id {
+        using is_transparent = void;
+        static std::string_view id(std::string_view v) noexcept { return v; }
+        static std::string_view id(const std::unique_ptr<session>& s) noexcept {
+            return s->client_id();
+        }
+        template <typename K>
+        std::size_t operator()(const K& k) const noexcept {
+            return string_hash{}(id(k));
+        }
+        template <typename A, typename B>
+        bool operator()(const A& a, const B& b) const noexcept {
+            return id(a) == id(b);
+        }
+    };
+    absl::flat_hash_set<std::unique_ptr<session>, session_by_id, session_by_id> _sessions;
     string_map<std::vector<local_sub>> _exact;
     filter_trie<std::vector<local_sub>> _local_wildcards;
     string_node_map<local_topic> _local_topics; // a cache, bounded by topic_cache_entries

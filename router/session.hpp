@@ -11,6 +11,7 @@
 #include <absl/container/flat_hash_set.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -54,9 +55,6 @@ struct pending_retained {
     mqtt::qos qos = mqtt::qos::at_most_once; // min(published, granted)
 };
 
-/// A session's state without its attachments: what moves between shards
-/// when a client reconnects elsewhere, and (later) what the commit log
-/// persists. Batches are shared by reference, never copied.
 /// Batches read from a partition's owner for catching up, and the share of
 /// the shard's read budget they hold until delivered or dropped.
 struct fetched_read {
@@ -64,9 +62,26 @@ struct fetched_read {
     read_budget::grant grant;
 };
 
+/// Per-partition bookkeeping of a session delivering from its cursors
+/// rather than live: made the first time the session lags, so that the
+/// many sessions that never do (idle clients) hold none of it.
+struct catch_up_state {
+    /// Partitions where delivery stopped at the window or queue bound and
+    /// must continue from the cursor.
+    absl::flat_hash_set<std::uint32_t> lagging;
+    /// Batches fetched from a partition's owner for catching up.
+    absl::flat_hash_map<std::uint32_t, fetched_read> fetched;
+    absl::flat_hash_set<std::uint32_t> fetching;
+    /// Per partition: the owner's log end when the session last read up to
+    /// it. From there on, this shard's batches have every relevant record.
+    absl::flat_hash_map<std::uint32_t, commitlog::offset> synced;
+};
+
+/// A session's state without its attachments: what moves between shards
+/// when a client reconnects elsewhere, and what the commit log persists.
+/// Batches are shared by reference, never copied.
 struct session_state {
     std::string client_id;
-    bool clean = true;
     std::vector<subscription> subscriptions;
     /// Per partition: the next offset to deliver. A session holds cursors,
     /// not messages: what it has not received is still in the log.
@@ -74,6 +89,7 @@ struct session_state {
     inflight_window outbound;                           // in send order
     absl::flat_hash_set<std::uint16_t> awaiting_pubrel; // inbound QoS 2 ids stored, PUBREL pending
     std::uint16_t next_id = 1;
+    bool clean = true;
 };
 
 /// A session on its home shard: its state, the connection it is attached
@@ -106,15 +122,32 @@ class session {
     /// A free outbound packet id.
     mqtt::packet_id next_packet_id() noexcept;
 
-    /// Partitions where delivery stopped at the window or queue bound and
-    /// must continue from the cursor.
-    absl::flat_hash_set<std::uint32_t>& lagging() noexcept { return _lagging; }
-    /// Batches fetched from a partition's owner for catching up.
-    absl::flat_hash_map<std::uint32_t, fetched_read>& fetched() noexcept { return _fetched; }
-    absl::flat_hash_set<std::uint32_t>& fetching() noexcept { return _fetching; }
-    /// Per partition: the owner's log end when the session last read up to
-    /// it. From there on, this shard's batches have every relevant record.
-    absl::flat_hash_map<std::uint32_t, commitlog::offset>& synced() noexcept { return _synced; }
+    /// The catch-up bookkeeping, or null if the session never lagged.
+    catch_up_state* catching_up() noexcept { return _catch_up.get(); }
+    /// The catch-up bookkeeping, made if need be.
+    catch_up_state& catch_up_bookkeeping() {
+        if (!_catch_up) {
+            _catch_up = std::make_unique<catch_up_state>();
+        }
+        return *_catch_up;
+    }
+    bool lagging(std::uint32_t partition) const noexcept {
+        return _catch_up && _catch_up->lagging.contains(partition);
+    }
+    void lag(std::uint32_t partition) { catch_up_bookkeeping().lagging.insert(partition); }
+    /// Detached: nothing is being caught up any more (reads in flight are
+    /// dropped when they come back). What was synced with owners stays.
+    void stop_catching_up() noexcept {
+        if (_catch_up) {
+            _catch_up->lagging.clear();
+            _catch_up->fetched.clear();
+            _catch_up->fetching.clear();
+            if (_catch_up->synced.empty()) {
+                _catch_up.reset();
+            }
+        }
+        _retained.clear();
+    }
 
     zama::deque<pending_retained>& retained_queue() noexcept { return _retained; }
 
@@ -136,10 +169,7 @@ class session {
     session_state _state;
     std::uint64_t _generation;
     client_link* _link = nullptr;
-    absl::flat_hash_set<std::uint32_t> _lagging;
-    absl::flat_hash_map<std::uint32_t, fetched_read> _fetched;
-    absl::flat_hash_set<std::uint32_t> _fetching;
-    absl::flat_hash_map<std::uint32_t, commitlog::offset> _synced;
+    std::unique_ptr<catch_up_state> _catch_up;
     zama::deque<pending_retained> _retained;
     bool _offline_replay = false;
     std::vector<std::pair<std::uint32_t, mqtt::qos>> _batch_records;

@@ -107,7 +107,7 @@ std::optional<session_state> router::release_session(const std::string& client_i
     if (it == _sessions.end()) {
         return std::nullopt;
     }
-    session& s = *it->second;
+    session& s = **it;
     if (client_link* link = s.link()) {
         // The old connection is closed; it publishes its will (as mosquitto does).
         zama::log::info("client {} connected again elsewhere: closing its old connection",
@@ -127,7 +127,7 @@ std::optional<session_state> router::release_session(const std::string& client_i
 
 session* router::install(session_state st, client_link* link) {
     if (auto old = _sessions.find(st.client_id); old != _sessions.end()) {
-        drop_session(*old->second); // the registry handed it over already
+        drop_session(**old); // the registry handed it over already
     }
     auto owned = std::make_unique<session>(std::move(st), _next_generation++);
     session* s = owned.get();
@@ -137,10 +137,10 @@ session* router::install(session_state st, client_link* link) {
     }
     // A resumed session catches up on every partition it has a cursor for.
     for (const auto& [p, offset] : s->state().cursors) {
-        s->lagging().insert(p);
+        s->lag(p);
     }
     s->set_replaying_offline(!s->state().cursors.empty() || !s->state().outbound.empty());
-    _sessions[s->client_id()] = std::move(owned);
+    _sessions.insert(std::move(owned));
     if (link != nullptr) {
         s->attach(link);
         link_key(link);
@@ -166,10 +166,7 @@ void router::detach(session& s) noexcept {
         s.detach();
         --_stats.clients_connected;
     }
-    s.lagging().clear();
-    s.fetched().clear();
-    s.fetching().clear();
-    s.retained_queue().clear();
+    s.stop_catching_up();
     if (!s.clean()) {
         persist(s);
         return; // persistent: stays here, offline

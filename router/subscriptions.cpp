@@ -205,10 +205,10 @@ void router::fetch_retained(session& s, std::string filter, mqtt::qos granted) {
             std::move(part.begin(), part.end(), std::back_inserter(found));
         }
         auto it = self->_sessions.find(id);
-        if (found.empty() || it == self->_sessions.end() || it->second->generation() != expected) {
+        if (found.empty() || it == self->_sessions.end() || (*it)->generation() != expected) {
             co_return;
         }
-        session& sess = *it->second;
+        session& sess = **it;
         for (pending_retained& r : found) {
             r.qos = std::min(static_cast<mqtt::qos>(r.batch->at(r.index).flags.qos), g);
             sess.retained_queue().push_back(std::move(r));
