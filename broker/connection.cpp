@@ -1,6 +1,7 @@
 #include "broker/connection.hpp"
 
 #include "base/log.hpp"
+#include "base/vassert.hpp"
 #include "broker/server.hpp"
 #include "mqtt/encoder.hpp"
 #include "mqtt/error.hpp"
@@ -97,7 +98,8 @@ void connection::on_timer() noexcept {
     _timer.arm(rt::reactor::local().timers(), _last_packet + limit);
 }
 
-rt::task<void> connection::run() {
+rt::task<void> connection::run(std::unique_ptr<connection> self) {
+    ZAMA_ASSERT(self.get() == this, "a connection's task owns that connection");
     rt::reactor& reactor = rt::reactor::local();
     _timer.arm(reactor.timers(), reactor.now() + _config.connect_timeout);
     while (!_closing) {
@@ -178,6 +180,7 @@ rt::task<void> connection::run() {
         _session = nullptr;
     }
     co_await _stream.close();
+    _server.forget(*this);
 }
 
 rt::task<bool> connection::on_connect(const mqtt::connect& c) {
@@ -193,9 +196,10 @@ rt::task<bool> connection::on_connect(const mqtt::connect& c) {
     _client_id = id;
     _keep_alive = c.keep_alive;
     if (c.will) {
-        _will = will{std::string(c.will->topic),
-                     std::vector<std::uint8_t>(c.will->payload.begin(), c.will->payload.end()),
-                     c.will->qos, c.will->retain};
+        _will = std::make_unique<will>(
+            will{std::string(c.will->topic),
+                 std::vector<std::uint8_t>(c.will->payload.begin(), c.will->payload.end()),
+                 c.will->qos, c.will->retain});
     }
     const bool clean = c.clean_session;
     router::attach_result attached = co_await _server.router().attach(id, clean, this);

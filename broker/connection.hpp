@@ -8,7 +8,7 @@
 #include "runtime/timer_wheel.hpp"
 
 #include <cstdint>
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,8 +30,11 @@ class connection final : public router::client_link {
     connection& operator=(const connection&) = delete;
     ~connection() override;
 
-    /// The whole life of the connection.
-    rt::task<void> run();
+    /// The whole life of the connection. The task owns it: `self` (this
+    /// connection) is destroyed with the task's frame. One allocation less
+    /// per client than a frame holding the connection and awaiting a
+    /// second frame.
+    rt::task<void> run(std::unique_ptr<connection> self);
     /// Ends the connection from outside (shutdown, takeover).
     void shutdown() noexcept;
 
@@ -80,7 +83,7 @@ class connection final : public router::client_link {
     mqtt::decoder _decoder;
     router::session* _session = nullptr;
     std::string _client_id;
-    std::optional<will> _will;
+    std::unique_ptr<will> _will; // a pointer: most clients set none
     zama::deque<pending_ack> _acks;
     std::uint64_t _next_ticket = 1;
     bool _ids_to_store = false; // a QoS 2 id was added to a persistent session

@@ -3,6 +3,8 @@
 #include "base/log.hpp"
 #include "broker/connection.hpp"
 
+#include <memory>
+
 namespace zama::broker {
 
 void server::start(rt::listener l) {
@@ -17,7 +19,10 @@ rt::task<void> server::accept_loop() {
         if (!fd) {
             break; // closed by stop()
         }
-        rt::reactor::local().spawn(handle(*fd, _next_id++));
+        auto c = std::make_unique<connection>(rt::stream(*fd), _config, *this, _next_id++);
+        _connections.emplace(c->id(), c.get());
+        connection& running = *c;
+        rt::reactor::local().spawn(running.run(std::move(c)));
     }
     _accepting = false;
     wake_if_stopped();
@@ -27,13 +32,6 @@ void server::wake_if_stopped() noexcept {
     if (!_accepting && _connections.empty() && _stopped) {
         rt::reactor::local().schedule(std::exchange(_stopped, {}));
     }
-}
-
-rt::task<void> server::handle(int fd, std::uint64_t id) {
-    connection c(rt::stream(fd), _config, *this, id);
-    _connections.emplace(id, &c);
-    co_await c.run();
-    forget(c);
 }
 
 void server::forget(connection& c) noexcept {

@@ -34,11 +34,11 @@ class server {
     /// loop and every connection task are gone.
     rt::task<void> stop();
 
+    /// A connection's task calls this as it ends.
     void forget(connection& c) noexcept;
 
   private:
     rt::task<void> accept_loop();
-    rt::task<void> handle(int fd, std::uint64_t id);
     void wake_if_stopped() noexcept;
 
     const config& _config;
