@@ -20,7 +20,7 @@ namespace zama {
 /// A queue that empties once per message (a publisher that waits for each
 /// ack) pays one allocation per message for it.
 ///
-/// The subset of the std::deque interface the broker uses. Iterators of an
+/// The subset of the std::deque interface the broker uses; move-only. Iterators of an
 /// empty queue are value-initialized, and compare equal.
 template <typename T>
 class deque {
@@ -34,15 +34,8 @@ class deque {
     deque() noexcept = default;
     deque(deque&&) noexcept = default;
     deque& operator=(deque&&) noexcept = default;
-    deque(const deque& o)
-        : _q(o._q ? std::make_unique<impl>(*o._q) : nullptr) {}
-    deque& operator=(const deque& o) {
-        if (this != &o) {
-            deque copy(o);
-            std::swap(_q, copy._q);
-        }
-        return *this;
-    }
+    deque(const deque&) = delete; // nothing copies a queue
+    deque& operator=(const deque&) = delete;
     ~deque() = default;
 
     bool empty() const noexcept { return !_q; }

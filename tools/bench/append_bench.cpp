@@ -223,7 +223,7 @@ int main(int argc, char** argv) {
         } else {
             std::fprintf(stderr,
                          "usage: append_bench [--dir DIR] [--mib N] [--records-per-batch R] "
-                         "[--rounds K] [--only zama|uring|plain]\n");
+                         "[--rounds K] [--only zama|uring|plain|reused]\n");
             return 2;
         }
     }

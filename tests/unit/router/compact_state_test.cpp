@@ -47,18 +47,18 @@ TEST(CompactDeque, BehavesAsAQueueAcrossEmptying) {
     EXPECT_TRUE(q.empty());
 }
 
-TEST(CompactDeque, CopiesAndMoves) {
+TEST(CompactDeque, Moves) {
     zama::deque<std::string> a;
     a.push_back("x");
     a.push_back("y");
-    zama::deque<std::string> b(a);
-    b.pop_front();
-    EXPECT_EQ(a.size(), 2U);
-    EXPECT_EQ(b.front(), "y");
-    zama::deque<std::string> c(std::move(a));
+    zama::deque<std::string> b(std::move(a));
+    EXPECT_EQ(b.size(), 2U);
+    EXPECT_EQ(b.front(), "x");
+    zama::deque<std::string> c;
+    c.push_back("z");
+    c = std::move(b);
     EXPECT_EQ(c.size(), 2U);
-    c = b;
-    EXPECT_EQ(c.size(), 1U);
+    EXPECT_EQ(c.back(), "y");
     c.clear();
     EXPECT_TRUE(c.empty());
 }
