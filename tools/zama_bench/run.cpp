@@ -506,7 +506,8 @@ rt::task<void> connections(run_state& r) {
     }
     // Reset rather than close: a FIN from this side would leave each port in
     // TIME_WAIT for a minute, and the next run's connect() would then search
-    // a nearly full ephemeral port range (20,000 left behind halve the rate).
+    // a nearly full ephemeral port range (20,000 left behind cost a third of
+    // the connect rate).
     co_await on_each_shard(r, [&r] {
         for (auto& c : r.local().held) {
             const ::linger reset{.l_onoff = 1, .l_linger = 0};
