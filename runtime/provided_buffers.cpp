@@ -3,17 +3,20 @@
 #include "base/vassert.hpp"
 #include "runtime/reactor.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <sys/mman.h>
 
 namespace zama::rt {
 
 result<std::unique_ptr<provided_buffers>, setup_failure>
-provided_buffers::create(io_uring& ring, unsigned count, unsigned size) {
+provided_buffers::create(io_uring& ring, unsigned count, unsigned size, unsigned initial_depth) {
     ZAMA_ASSERT(count > 0 && count <= 32768 && (count & (count - 1)) == 0,
                 "recv_buffer_count must be a power of two up to 32768");
     ZAMA_ASSERT(size > 0 && size <= 65535, "recv_buffer_size must be below 64 KiB");
-    std::unique_ptr<provided_buffers> b(new provided_buffers(ring, count, size));
+    ZAMA_ASSERT(initial_depth > 0, "the receive ring needs at least one buffer");
+    std::unique_ptr<provided_buffers> b(
+        new provided_buffers(ring, count, size, std::min(initial_depth, count)));
 
     b->_ring_bytes = count * sizeof(io_uring_buf);
     void* ring_mem =
@@ -46,12 +49,12 @@ provided_buffers::create(io_uring& ring, unsigned count, unsigned size) {
                 std::strerror(-rc)};
     }
     b->_registered = true;
-    const int mask = io_uring_buf_ring_mask(count);
-    for (unsigned i = 0; i < count; ++i) {
-        io_uring_buf_ring_add(b->_buf_ring, b->_memory + std::size_t{i} * size, size,
-                              static_cast<unsigned short>(i), mask, static_cast<int>(i));
+    // Lowest ids on top, so the pages used are the first of the mapping.
+    b->_spare.reserve(count);
+    for (unsigned i = count; i-- > 0;) {
+        b->_spare.push_back(static_cast<std::uint16_t>(i));
     }
-    io_uring_buf_ring_advance(b->_buf_ring, static_cast<int>(count));
+    b->fill_ring();
     return b;
 }
 
@@ -67,11 +70,43 @@ provided_buffers::~provided_buffers() {
     }
 }
 
-void provided_buffers::give_back(std::uint16_t id) noexcept {
+void provided_buffers::put_in_ring(std::uint16_t id) noexcept {
     io_uring_buf_ring_add(_buf_ring, _memory + std::size_t{id} * _size, _size, id,
                           io_uring_buf_ring_mask(_count), 0);
     io_uring_buf_ring_advance(_buf_ring, 1);
+    ++_in_ring;
+}
+
+void provided_buffers::fill_ring() noexcept {
+    while (_in_ring < _depth && !_spare.empty()) {
+        put_in_ring(_spare.back());
+        _spare.pop_back();
+    }
+}
+
+void provided_buffers::taken() noexcept {
+    ++_in_use;
+    --_in_ring;
+    fill_ring();
+}
+
+void provided_buffers::give_back(std::uint16_t id) noexcept {
     --_in_use;
+    if (_in_ring < _depth) {
+        put_in_ring(id);
+    } else {
+        _spare.push_back(id); // capacity reserved at creation: no allocation
+    }
+}
+
+void provided_buffers::ran_dry() noexcept {
+    // One more buffer for each recv that found none: after a burst the ring
+    // holds what that burst needed. (Refills during the batch make the ring
+    // look full again by the time these completions are seen.)
+    if (_depth < _count) {
+        ++_depth;
+        fill_ring();
+    }
 }
 
 } // namespace zama::rt

@@ -209,8 +209,8 @@ result<void, setup_failure> reactor::init(const reactor_options& options) {
                              "this kernel's io_uring lacks opcodes Zama needs: " + missing};
     }
 
-    auto buffers =
-        provided_buffers::create(_ring, options.recv_buffer_count, options.recv_buffer_size);
+    auto buffers = provided_buffers::create(_ring, options.recv_buffer_count,
+                                            options.recv_buffer_size, options.recv_ring_depth);
     if (!buffers) {
         return buffers.error();
     }

@@ -41,6 +41,7 @@ struct reactor_options {
     unsigned sq_entries = 4096;
     unsigned recv_buffer_count = 1024; // provided buffers for multishot recv (a power of two)
     unsigned recv_buffer_size = 16 * 1024;
+    unsigned recv_ring_depth = 64; // buffers in the ring to start with; it deepens when it runs dry
 };
 
 /// Something the reactor calls for each CQE of an operation it submitted.

@@ -340,9 +340,10 @@ struct stream::state : turn_hook, recv_completion {
         } else if (res == 0) {
             s->eof = true;
         } else if (res == -ENOBUFS) {
-            // The shard ran out of receive buffers; they come back as other
-            // connections finish decoding. The data waits in the socket; try
-            // again at the end of the turn.
+            // The ring ran out of receive buffers: it gets one more, and
+            // others come back as connections finish decoding. The data
+            // waits in the socket; try again at the end of the turn.
+            reactor::local().recv_buffers().ran_dry();
             if (!more) {
                 s->recv_armed = false;
                 --s->ops;

@@ -9,12 +9,17 @@
 
 namespace zama::rt::test {
 
-/// A reactor on the test's thread, small enough for many tests.
-inline std::unique_ptr<reactor> make_reactor() {
+/// Options small enough for many tests.
+inline reactor_options small_options() {
     reactor_options options;
     options.sq_entries = 256;
     options.recv_buffer_count = 64;
     options.recv_buffer_size = 4096;
+    return options;
+}
+
+/// A reactor on the test's thread.
+inline std::unique_ptr<reactor> make_reactor(const reactor_options& options = small_options()) {
     auto r = reactor::create(options);
     if (!r) {
         ADD_FAILURE() << "no reactor: " << r.error().message;
@@ -37,8 +42,8 @@ inline task<void> store_void(task<void> t, bool* done) {
 /// Runs `t` on a fresh reactor on this thread until it finishes and the
 /// I/O it left behind (streams closing) has drained; returns its value.
 template <typename T>
-T run(task<T> t) {
-    auto r = make_reactor();
+T run(task<T> t, const reactor_options& options = small_options()) {
+    auto r = make_reactor(options);
     std::optional<T> out;
     r->spawn(detail::store(std::move(t), &out));
     reactor::loop_hooks hooks;
@@ -47,8 +52,8 @@ T run(task<T> t) {
     return std::move(*out);
 }
 
-inline void run(task<void> t) {
-    auto r = make_reactor();
+inline void run(task<void> t, const reactor_options& options = small_options()) {
+    auto r = make_reactor(options);
     bool done = false;
     r->spawn(detail::store_void(std::move(t), &done));
     reactor::loop_hooks hooks;

@@ -1,10 +1,13 @@
 // Streams within one shard: connect through the ring, how a stream ends,
-// sending straight from a receive buffer, and accepting a burst.
+// sending straight from a receive buffer, accepting a burst, and how the
+// provided-buffer ring is used.
 
 #include "runtime/listener.hpp"
 #include "runtime/provided_buffers.hpp"
 #include "runtime/stream.hpp"
 
+#include <chrono>
+#include <set>
 #include <string>
 #include <sys/socket.h>
 #include <vector>
@@ -132,6 +135,86 @@ task<void> burst() {
 
 TEST(Stream, ListenerAcceptsABurstInOrderAndStopsOnClose) {
     run(burst());
+}
+
+// The buffer ids that received data, by address.
+std::uint16_t buffer_id(const recv_buffer& b) {
+    const provided_buffers& pool = reactor::local().recv_buffers();
+    return static_cast<std::uint16_t>((b.bytes().data() - pool.buffer(0).data()) / pool.size());
+}
+
+task<void> ping_pong(std::set<std::uint16_t>* used) {
+    auto l = listener::open(*socket_address::parse("127.0.0.1:0"));
+    auto c = co_await connect(l->local_address());
+    auto fd = co_await l->accept();
+    stream server(*fd);
+    for (int i = 0; i < 300; ++i) {
+        c->send_copy(bytes_of("ping"));
+        recv_buffer at_server = co_await server.recv();
+        EXPECT_EQ(at_server.bytes().size(), 4u);
+        used->insert(buffer_id(at_server));
+        server.send_copy(bytes_of("pong"));
+        recv_buffer at_client = co_await c->recv();
+        EXPECT_EQ(at_client.bytes().size(), 4u);
+        used->insert(buffer_id(at_client));
+    }
+    co_await c->close();
+    co_await server.close();
+}
+
+TEST(Stream, ReceivesCycleThroughTheRingsDepthNotEveryBuffer) {
+    // 600 receives of 1,024 buffers: only the ring's 4 and the two held by
+    // the loop are ever written to, so the other pages never become
+    // resident.
+    reactor_options options = small_options();
+    options.recv_buffer_count = 1024;
+    options.recv_ring_depth = 4;
+    std::set<std::uint16_t> used;
+    run(ping_pong(&used), options);
+    EXPECT_LE(used.size(), 4u + 2u);
+    EXPECT_GE(used.size(), 1u);
+}
+
+task<void> many_senders(unsigned* depth_after) {
+    constexpr int n = 40;
+    const std::string message(1000, 'm');
+    auto l = listener::open(*socket_address::parse("127.0.0.1:0"));
+    std::vector<stream> clients;
+    std::vector<stream> servers;
+    for (int i = 0; i < n; ++i) {
+        auto c = co_await connect(l->local_address());
+        auto fd = co_await l->accept();
+        clients.push_back(std::move(*c));
+        servers.emplace_back(*fd);
+    }
+    // Everything arrives at once: more recvs complete in one batch than the
+    // ring has buffers.
+    for (int round = 0; round < 5; ++round) {
+        for (stream& c : clients) {
+            c.send_copy(bytes_of(message));
+        }
+        co_await reactor::local().sleep_for(std::chrono::milliseconds(5));
+        for (stream& s : servers) {
+            const std::string got = co_await read_n(&s, message.size());
+            EXPECT_EQ(got, message);
+        }
+    }
+    *depth_after = reactor::local().recv_buffers().depth();
+    for (stream& c : clients) {
+        co_await c.close();
+    }
+    for (stream& s : servers) {
+        co_await s.close();
+    }
+}
+
+TEST(Stream, ARingThatRunsDryDeepensAndLosesNothing) {
+    reactor_options options = small_options();
+    options.recv_ring_depth = 2;
+    unsigned depth = 0;
+    run(many_senders(&depth), options);
+    EXPECT_GT(depth, 2u);
+    EXPECT_LE(depth, options.recv_buffer_count);
 }
 
 } // namespace
