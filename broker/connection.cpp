@@ -98,6 +98,8 @@ void connection::on_timer() noexcept {
     _timer.arm(rt::reactor::local().timers(), _last_packet + limit);
 }
 
+// The coroutine frame is all an idle connection's task holds, so run()
+// keeps few locals: decoding, handling and the will are in plain functions.
 rt::task<void> connection::run(std::unique_ptr<connection> self) {
     ZAMA_ASSERT(self.get() == this, "a connection's task owns that connection");
     rt::reactor& reactor = rt::reactor::local();
@@ -109,45 +111,8 @@ rt::task<void> connection::run(std::unique_ptr<connection> self) {
         }
         _last_packet = reactor.now();
         _decoder.feed(data.bytes());
-        for (;;) {
-            const mqtt::decode_status st = _decoder.next();
-            if (st == mqtt::decode_status::need_more) {
-                break;
-            }
-            if (st == mqtt::decode_status::error) {
-                const mqtt::errc e = _decoder.error();
-                if (_session == nullptr) {
-                    if (auto code = mqtt::connack_for(e)) {
-                        // MQTT-3.1.2-2 and MQTT-3.1.3-8: refuse with a code, then close.
-                        send(mqtt::connack{false, *code});
-                    }
-                }
-                violation(mqtt::describe(e));
-                break;
-            }
-            const mqtt::packet& p = _decoder.current();
-            if (_session == nullptr) {
-                if (mqtt::type_of(p) != mqtt::packet_type::connect) {
-                    violation(fmt::format("MQTT-3.1.0-1 first packet is {}, not CONNECT",
-                                          mqtt::to_string(mqtt::type_of(p))));
-                    break;
-                }
-                if (!co_await on_connect(std::get<mqtt::connect>(p))) {
-                    _closing = true;
-                    break;
-                }
-                continue;
-            }
-            if (mqtt::type_of(p) == mqtt::packet_type::subscribe) {
-                co_await on_subscribe(std::get<mqtt::subscribe>(p)); // may wait for the store
-                if (_closing) {
-                    break;
-                }
-                continue;
-            }
-            if (!on_packet(p) || _closing) {
-                break;
-            }
+        for (rt::task<void> wait = handle_fed(); wait.valid(); wait = handle_fed()) {
+            co_await std::move(wait); // CONNECT or SUBSCRIBE, then decode on
         }
         data.release();
         if (_ids_to_store && !_closing && _session != nullptr) {
@@ -165,31 +130,72 @@ rt::task<void> connection::run(std::unique_ptr<connection> self) {
         }
     }
     _timer.cancel();
+    end_session();
+    co_await _stream.close();
+    _server.forget(*this);
+}
 
+rt::task<void> connection::handle_fed() {
+    mqtt::packet p;
+    while (!_closing) {
+        const mqtt::decode_status st = _decoder.next(p);
+        if (st == mqtt::decode_status::need_more) {
+            break;
+        }
+        if (st == mqtt::decode_status::error) {
+            const mqtt::errc e = _decoder.error();
+            if (_session == nullptr) {
+                if (auto code = mqtt::connack_for(e)) {
+                    // MQTT-3.1.2-2 and MQTT-3.1.3-8: refuse with a code, then close.
+                    send(mqtt::connack{false, *code});
+                }
+            }
+            violation(mqtt::describe(e));
+            break;
+        }
+        if (_session == nullptr) {
+            if (mqtt::type_of(p) != mqtt::packet_type::connect) {
+                violation(fmt::format("MQTT-3.1.0-1 first packet is {}, not CONNECT",
+                                      mqtt::to_string(mqtt::type_of(p))));
+                break;
+            }
+            return on_connect(std::get<mqtt::connect>(p));
+        }
+        if (mqtt::type_of(p) == mqtt::packet_type::subscribe) {
+            return on_subscribe(std::get<mqtt::subscribe>(p)); // may wait for the store
+        }
+        if (!on_packet(p)) {
+            break;
+        }
+    }
+    return {};
+}
+
+void connection::end_session() {
     // An abnormal end publishes the will (MQTT-3.1.2-8); DISCONNECT
     // discards it (MQTT-3.14.4-3).
     if (_will && !_graceful) {
-        mqtt::publish w{.topic = _will->topic,
-                        .payload = _will->payload,
-                        .qos = _will->qos,
-                        .retain = _will->retain};
+        const mqtt::publish w{.topic = _will->topic,
+                              .payload = _will->payload,
+                              .qos = _will->qos,
+                              .retain = _will->retain};
         _server.router().publish(w, nullptr, 0);
     }
     if (_session != nullptr) {
         _server.router().detach(*_session);
         _session = nullptr;
     }
-    co_await _stream.close();
-    _server.forget(*this);
 }
 
-rt::task<bool> connection::on_connect(const mqtt::connect& c) {
+// `c` is a copy: its views are into the fragment run() holds, and the
+// decoder's packet is gone once handle_fed() returns.
+rt::task<void> connection::on_connect(mqtt::connect c) {
     std::string id(c.client_id);
     if (id.empty()) {
         if (!_config.allow_zero_length_clientid) {
             send(mqtt::connack{false, mqtt::connack_code::identifier_rejected});
             violation("MQTT-3.1.3-9 zero-length client id refused (allow_zero_length_clientid)");
-            co_return false;
+            co_return;
         }
         id = assign_client_id(); // MQTT-3.1.3-6
     }
@@ -206,7 +212,7 @@ rt::task<bool> connection::on_connect(const mqtt::connect& c) {
     _session = attached.s;
     if (_closing) {
         // The socket went away (or another CONNECT took the id) meanwhile.
-        co_return false;
+        co_return;
     }
     // MQTT-3.2.2-1..3: session present only for a resumed persistent session.
     send(mqtt::connack{attached.session_present, mqtt::connack_code::accepted});
@@ -217,7 +223,6 @@ rt::task<bool> connection::on_connect(const mqtt::connect& c) {
                    rt::reactor::local().now() + std::chrono::milliseconds(_keep_alive * 1500));
     }
     _server.router().resume(*_session);
-    co_return true;
 }
 
 bool connection::on_packet(const mqtt::packet& p) {
@@ -366,7 +371,7 @@ void connection::on_pubrel(mqtt::packet_id id) {
     send(mqtt::pubcomp{id});
 }
 
-rt::task<void> connection::on_subscribe(const mqtt::subscribe& s) {
+rt::task<void> connection::on_subscribe(mqtt::subscribe s) {
     std::vector<std::uint8_t> codes = _server.router().subscribe(*_session, s.subscriptions);
     const mqtt::packet_id id = s.id;
     // A persistent session's subscription is stored before its SUBACK.

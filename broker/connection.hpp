@@ -63,17 +63,24 @@ class connection final : public router::client_link {
         bool session_stored = true; // QoS 2, persistent session: its id is stored
     };
 
-    rt::task<bool> on_connect(const mqtt::connect& c);
+    /// Decodes and handles the packets fed so far. A packet that has to wait
+    /// (CONNECT for the router, SUBSCRIBE for the session store) comes back
+    /// as the task to await before decoding on; an empty task means all
+    /// that was fed is handled, or the connection is closing.
+    rt::task<void> handle_fed();
+    rt::task<void> on_connect(mqtt::connect c);
     bool on_packet(const mqtt::packet& p);
     void on_publish(const mqtt::publish& p);
     void on_pubrel(mqtt::packet_id id);
-    rt::task<void> on_subscribe(const mqtt::subscribe& s);
+    rt::task<void> on_subscribe(mqtt::subscribe s);
     void on_unsubscribe(const mqtt::unsubscribe& u);
     bool violation(std::string_view what);
     void send(const mqtt::packet& p);
     void flush_acks();
     rt::task<void> store_inbound_ids();
     void on_timer() noexcept;
+    /// Publishes the will if the end was abnormal, and detaches the session.
+    void end_session();
     std::string describe() const;
 
     rt::stream _stream;

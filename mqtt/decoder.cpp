@@ -13,7 +13,7 @@ void decoder::feed(bytes_view fragment) noexcept {
     _pos = 0;
 }
 
-decode_status decoder::next() noexcept {
+decode_status decoder::next(packet& out) noexcept {
     if (_failed) {
         return decode_status::error;
     }
@@ -24,11 +24,11 @@ decode_status decoder::next() noexcept {
         _partial = std::vector<std::uint8_t>();
         _partial_consumed = false;
     }
-    return _partial.empty() ? from_fragment() : from_partial();
+    return _partial.empty() ? from_fragment(out) : from_partial(out);
 }
 
 // The fast path: frame and parse in place in the caller's fragment.
-decode_status decoder::from_fragment() {
+decode_status decoder::from_fragment(packet& out) {
     const bytes_view in = _fragment.subspan(_pos);
     if (in.empty()) {
         return decode_status::need_more;
@@ -42,11 +42,11 @@ decode_status decoder::from_fragment() {
         return decode_status::need_more;
     }
     _pos += f.header.packet_size();
-    return parse(f.header, in.subspan(f.header.header_size, f.header.remaining_length));
+    return parse(f.header, in.subspan(f.header.header_size, f.header.remaining_length), out);
 }
 
 // A packet that started in an earlier fragment: complete it in _partial.
-decode_status decoder::from_partial() {
+decode_status decoder::from_partial(packet& out) {
     // First the fixed header, one byte at a time: it is at most 5 bytes and
     // each byte may decide an error.
     frame_result f = read_frame_header(_partial, _max_packet_size);
@@ -71,11 +71,12 @@ decode_status decoder::from_partial() {
     }
     _partial_consumed = true;
     return parse(f.header,
-                 bytes_view(_partial).subspan(f.header.header_size, f.header.remaining_length));
+                 bytes_view(_partial).subspan(f.header.header_size, f.header.remaining_length),
+                 out);
 }
 
-decode_status decoder::parse(const frame_header& header, bytes_view body) {
-    if (auto e = parse_packet(header, body, _packet)) {
+decode_status decoder::parse(const frame_header& header, bytes_view body, packet& out) {
+    if (auto e = parse_packet(header, body, out)) {
         return fail(*e);
     }
     return decode_status::ready;

@@ -17,7 +17,7 @@ struct decoder_options {
 };
 
 enum class decode_status : std::uint8_t {
-    ready,     // current() holds the next packet
+    ready,     // the packet passed to next() holds the next packet
     need_more, // every byte fed so far is consumed; feed more
     error,     // the stream broke a rule, see error(); it stays broken
 };
@@ -35,8 +35,9 @@ enum class decode_status : std::uint8_t {
 /// packet is consumed, so an idle decoder owns no heap memory.
 ///
 /// Lifetimes: the fragment passed to feed() must stay alive until next()
-/// returns need_more. The views in current() stay valid until the next call
-/// to next() or feed().
+/// returns need_more. The views in a packet next() filled stay valid until
+/// the next call to next() or feed(). The decoder keeps no packet itself, so
+/// an idle connection's decoder is 64 bytes.
 ///
 /// Owned by one connection; not thread-safe.
 class decoder {
@@ -48,10 +49,8 @@ class decoder {
     /// returned need_more).
     void feed(bytes_view fragment) noexcept;
 
-    decode_status next() noexcept;
-
-    /// The packet of the last next() that returned decode_status::ready.
-    const packet& current() const noexcept { return _packet; }
+    /// Decodes the next packet into `out` when it returns ready.
+    decode_status next(packet& out) noexcept;
 
     /// The rule broken, once next() has returned decode_status::error.
     errc error() const noexcept { return _error; }
@@ -63,9 +62,9 @@ class decoder {
     std::size_t heap_bytes() const noexcept { return _partial.capacity(); }
 
   private:
-    decode_status from_fragment();
-    decode_status from_partial();
-    decode_status parse(const frame_header& header, bytes_view body);
+    decode_status from_fragment(packet& out);
+    decode_status from_partial(packet& out);
+    decode_status parse(const frame_header& header, bytes_view body, packet& out);
     decode_status fail(errc e) noexcept;
     void stash_rest(const frame_result& f);
 
@@ -76,7 +75,6 @@ class decoder {
     bool _failed = false;
     errc _error{};
     std::size_t _max_packet_size;
-    packet _packet;
 };
 
 } // namespace zama::mqtt

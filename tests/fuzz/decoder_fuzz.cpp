@@ -77,7 +77,8 @@ outcome decode(const std::uint8_t* data, std::size_t size, std::uint32_t seed, b
         d.feed(fragment);
         offset += n;
         for (;;) {
-            const decode_status s = d.next();
+            packet p;
+            const decode_status s = d.next(p);
             if (s == decode_status::need_more) {
                 break;
             }
@@ -85,14 +86,15 @@ outcome decode(const std::uint8_t* data, std::size_t size, std::uint32_t seed, b
                 out.error = d.error();
                 return out;
             }
-            bytes wire = reencode(d.current());
+            bytes wire = reencode(p);
             if (deep) {
-                check_topics(d.current());
+                check_topics(p);
                 decoder again;
                 again.feed(wire);
-                check(again.next() == decode_status::ready);
-                check(reencode(again.current()) == wire);
-                check(again.next() == decode_status::need_more);
+                packet q;
+                check(again.next(q) == decode_status::ready);
+                check(reencode(q) == wire);
+                check(again.next(q) == decode_status::need_more);
             }
             out.packets.push_back(std::move(wire));
         }

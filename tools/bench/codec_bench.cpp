@@ -72,10 +72,11 @@ bytes connect_subscribe_stream(std::size_t* count) {
 std::size_t decode_all(const bytes& stream, std::size_t fragment) {
     decoder d;
     std::size_t packets = 0;
+    packet p;
     for (std::size_t at = 0; at < stream.size(); at += fragment) {
         d.feed(bytes_view(stream).subspan(at, std::min(fragment, stream.size() - at)));
-        while (d.next() == decode_status::ready) {
-            benchmark::DoNotOptimize(&d.current());
+        while (d.next(p) == decode_status::ready) {
+            benchmark::DoNotOptimize(&p);
             ++packets;
         }
     }

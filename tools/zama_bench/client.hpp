@@ -29,8 +29,9 @@ class client {
     /// Waits for bytes and feeds them to the decoder; false once the stream
     /// has ended or failed.
     rt::task<bool> receive();
-    mqtt::decode_status next() noexcept { return _decoder.next(); }
-    const mqtt::packet& packet() const noexcept { return _decoder.current(); }
+    mqtt::decode_status next() noexcept { return _decoder.next(_packet); }
+    /// The packet of the last next() that returned ready.
+    const mqtt::packet& packet() const noexcept { return _packet; }
     /// Why decoding failed (after next() returned error).
     mqtt::errc decode_error() const noexcept { return _decoder.error(); }
 
@@ -49,6 +50,7 @@ class client {
   private:
     rt::stream _stream;
     mqtt::decoder _decoder;
+    mqtt::packet _packet;
     rt::recv_buffer _buffer; // the fragment the decoder is reading
     std::vector<std::uint8_t> _out;
 };

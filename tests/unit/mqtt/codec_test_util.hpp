@@ -90,7 +90,8 @@ inline decode_outcome decode_cut(bytes_view stream,
         d.feed(view(fragment));
         offset += n;
         for (;;) {
-            const decode_status s = d.next();
+            packet p;
+            const decode_status s = d.next(p);
             if (s == decode_status::need_more) {
                 break;
             }
@@ -98,7 +99,7 @@ inline decode_outcome decode_cut(bytes_view stream,
                 out.error = d.error();
                 return out;
             }
-            out.packets.push_back(encode_packet(d.current()));
+            out.packets.push_back(encode_packet(p));
         }
     }
     return out;
@@ -115,7 +116,8 @@ inline std::optional<packet> decode_one(const bytes& b, errc* error = nullptr) {
     keep = b;
     decoder d;
     d.feed(view(keep));
-    const decode_status s = d.next();
+    packet p;
+    const decode_status s = d.next(p);
     if (s == decode_status::error) {
         if (error != nullptr) {
             *error = d.error();
@@ -126,8 +128,8 @@ inline std::optional<packet> decode_one(const bytes& b, errc* error = nullptr) {
         ADD_FAILURE() << "incomplete packet";
         return std::nullopt;
     }
-    packet p = d.current();
-    EXPECT_EQ(d.next(), decode_status::need_more) << "more than one packet";
+    packet after;
+    EXPECT_EQ(d.next(after), decode_status::need_more) << "more than one packet";
     return p;
 }
 

@@ -211,7 +211,8 @@ TEST(Rules, MaxPacketSizeRejectsBeforeBuffering) {
     decoder d(options);
     const bytes head(wire.begin(), wire.begin() + 3);
     d.feed(view(head));
-    ASSERT_EQ(d.next(), decode_status::error);
+    packet p;
+    ASSERT_EQ(d.next(p), decode_status::error);
     EXPECT_EQ(d.error(), errc::packet_too_large);
     EXPECT_EQ(d.buffered(), 0u);
 
@@ -228,8 +229,9 @@ TEST(Rules, ErrorIsSticky) {
     const bytes wire = hex("c1 00 c0 00");
     decoder d;
     d.feed(view(wire));
-    EXPECT_EQ(d.next(), decode_status::error);
-    EXPECT_EQ(d.next(), decode_status::error);
+    packet p;
+    EXPECT_EQ(d.next(p), decode_status::error);
+    EXPECT_EQ(d.next(p), decode_status::error);
     EXPECT_EQ(d.error(), errc::invalid_header_flags);
 }
 

@@ -62,8 +62,9 @@ struct fake_link final : client_link {
         std::vector<received> out;
         mqtt::decoder d;
         d.feed(wire);
-        while (d.next() == mqtt::decode_status::ready) {
-            if (const auto* p = std::get_if<mqtt::publish>(&d.current())) {
+        mqtt::packet packet;
+        while (d.next(packet) == mqtt::decode_status::ready) {
+            if (const auto* p = std::get_if<mqtt::publish>(&packet)) {
                 out.push_back({std::string(p->topic),
                                std::string(p->payload.begin(), p->payload.end()), p->qos, p->dup,
                                p->retain, p->id.value()});
@@ -75,8 +76,9 @@ struct fake_link final : client_link {
         std::size_t n = 0;
         mqtt::decoder d;
         d.feed(wire);
-        while (d.next() == mqtt::decode_status::ready) {
-            n += mqtt::type_of(d.current()) == mqtt::packet_type::pubrel ? 1 : 0;
+        mqtt::packet p;
+        while (d.next(p) == mqtt::decode_status::ready) {
+            n += mqtt::type_of(p) == mqtt::packet_type::pubrel ? 1 : 0;
         }
         return n;
     }
