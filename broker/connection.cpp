@@ -33,7 +33,10 @@ connection::connection(rt::stream s, const config& settings, server& srv, std::u
 connection::~connection() = default;
 
 std::string connection::describe() const {
-    const std::string who = _client_id.empty() ? std::string("(before CONNECT)") : _client_id;
+    // The session holds the client id; the connection keeps no copy.
+    const std::string_view who = _session != nullptr ? std::string_view(_session->client_id())
+                                 : _taken_over       ? "(taken over)"
+                                                     : "(before CONNECT)";
     return fmt::format("client {} from {}", who, _stream.peer().to_string());
 }
 
@@ -199,7 +202,6 @@ rt::task<void> connection::on_connect(mqtt::connect c) {
         }
         id = assign_client_id(); // MQTT-3.1.3-6
     }
-    _client_id = id;
     _keep_alive = c.keep_alive;
     if (c.will) {
         _will = std::make_unique<will>(
@@ -208,7 +210,7 @@ rt::task<void> connection::on_connect(mqtt::connect c) {
                  c.will->qos, c.will->retain});
     }
     const bool clean = c.clean_session;
-    router::attach_result attached = co_await _server.router().attach(id, clean, this);
+    router::attach_result attached = co_await _server.router().attach(std::move(id), clean, this);
     _session = attached.s;
     if (_closing) {
         // The socket went away (or another CONNECT took the id) meanwhile.

@@ -89,17 +89,16 @@ class connection final : public router::client_link {
     std::uint64_t _id;
     mqtt::decoder _decoder;
     router::session* _session = nullptr;
-    std::string _client_id;
     std::unique_ptr<will> _will; // a pointer: most clients set none
     zama::deque<pending_ack> _acks;
     std::uint64_t _next_ticket = 1;
     bool _ids_to_store = false; // a QoS 2 id was added to a persistent session
+    bool _closing = false;      // stop reading
+    bool _graceful = false;     // DISCONNECT received: no will
+    bool _taken_over = false;
     std::uint16_t _keep_alive = 0;
     rt::time_point _last_packet;
     rt::member_timer<connection, &connection::on_timer> _timer{this}; // CONNECT and keepalive
-    bool _closing = false;                                            // stop reading
-    bool _graceful = false; // DISCONNECT received: no will
-    bool _taken_over = false;
 };
 
 } // namespace zama::broker

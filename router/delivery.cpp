@@ -105,8 +105,9 @@ void router::on_batch(commitlog::batch_ptr b) {
         oldest->complete_from = std::max(oldest->complete_from, oldest->batches.front()->base());
     }
 
-    // Which sessions want which records: each session collects its own
-    // (index, QoS) list; consecutive records of one topic share a lookup.
+    // Which sessions want which records: each touched session gets a list
+    // of (index, QoS) from a pool that keeps its capacity between batches;
+    // consecutive records of one topic share a lookup.
     std::string_view last_topic;
     const std::vector<local_sub>* subs = nullptr;
     for (std::uint32_t i = 0; i < b->size(); ++i) {
@@ -116,16 +117,20 @@ void router::on_batch(commitlog::batch_ptr b) {
             last_topic = topic;
         }
         for (const local_sub& ls : *subs) {
-            auto& list = ls.s->batch_records();
-            if (list.empty()) {
+            if (ls.s->batch_slot == session::no_batch_slot) {
+                ls.s->batch_slot = static_cast<std::uint32_t>(_touched.size());
                 _touched.push_back(ls.s);
+                if (_batch_records.size() < _touched.size()) {
+                    _batch_records.emplace_back();
+                }
             }
-            list.emplace_back(i, ls.qos);
+            _batch_records[ls.s->batch_slot].emplace_back(i, ls.qos);
         }
     }
-    for (session* s : _touched) {
-        offer(*s, b, s->batch_records());
-        s->batch_records().clear();
+    for (std::size_t k = 0; k < _touched.size(); ++k) {
+        _touched[k]->batch_slot = session::no_batch_slot;
+        offer(*_touched[k], b, _batch_records[k]);
+        _batch_records[k].clear();
     }
     _touched.clear();
 }

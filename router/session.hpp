@@ -155,24 +155,23 @@ class session {
     bool replaying_offline() const noexcept { return _offline_replay; }
     void set_replaying_offline(bool v) noexcept { _offline_replay = v; }
 
-    /// The records of the batch being fanned out that go to this session
-    /// (index, QoS), filled and cleared by the router's on_batch.
-    std::vector<std::pair<std::uint32_t, mqtt::qos>>& batch_records() noexcept {
-        return _batch_records;
-    }
-
-    bool dirty = false;        // changed since last stored (persistent sessions)
+    // Members are ordered so a session fits the 256-byte allocation class:
+    // every idle client has one.
     std::uint64_t dropped = 0; // QoS 0 messages dropped at the queue bound
     std::uint64_t lost = 0;    // messages gone from the log before delivery
+    /// The router's on_batch scratch: which of its per-session record lists
+    /// is this session's while a batch is fanned out.
+    static constexpr std::uint32_t no_batch_slot = ~std::uint32_t{0};
+    std::uint32_t batch_slot = no_batch_slot;
+    bool dirty = false; // changed since last stored (persistent sessions)
 
   private:
+    bool _offline_replay = false;
     session_state _state;
     std::uint64_t _generation;
     client_link* _link = nullptr;
     std::unique_ptr<catch_up_state> _catch_up;
     zama::deque<pending_retained> _retained;
-    bool _offline_replay = false;
-    std::vector<std::pair<std::uint32_t, mqtt::qos>> _batch_records;
 };
 
 } // namespace zama::router
