@@ -21,11 +21,10 @@ std::string assign_client_id() {
 
 } // namespace
 
-connection::connection(rt::stream s, const config& settings, server& srv, std::uint64_t id)
+connection::connection(rt::stream s, const config& settings, server& srv)
     : _stream(std::move(s))
     , _config(settings)
     , _server(srv)
-    , _id(id)
     , _decoder(mqtt::decoder_options{.max_packet_size = settings.max_packet_size == 0
                                                             ? mqtt::max_packet_size_limit
                                                             : settings.max_packet_size}) {}

@@ -7,6 +7,8 @@
 #include "runtime/stream.hpp"
 #include "runtime/timer_wheel.hpp"
 
+#include <boost/intrusive/list_hook.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,7 +27,7 @@ class server;
 /// shutdown.
 class connection final : public router::client_link {
   public:
-    connection(rt::stream s, const config& settings, server& srv, std::uint64_t id);
+    connection(rt::stream s, const config& settings, server& srv);
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
     ~connection() override;
@@ -38,7 +40,8 @@ class connection final : public router::client_link {
     /// Ends the connection from outside (shutdown, takeover).
     void shutdown() noexcept;
 
-    std::uint64_t id() const noexcept { return _id; }
+    /// The server's list of its connections (no table slot per client).
+    boost::intrusive::list_member_hook<> server_hook;
 
     // client_link.
     std::size_t queued_bytes() const noexcept override;
@@ -86,7 +89,6 @@ class connection final : public router::client_link {
     rt::stream _stream;
     const config& _config;
     server& _server;
-    std::uint64_t _id;
     mqtt::decoder _decoder;
     router::session* _session = nullptr;
     std::unique_ptr<will> _will; // a pointer: most clients set none

@@ -1,7 +1,6 @@
 #include "broker/server.hpp"
 
 #include "base/log.hpp"
-#include "broker/connection.hpp"
 
 #include <memory>
 
@@ -19,8 +18,8 @@ rt::task<void> server::accept_loop() {
         if (!fd) {
             break; // closed by stop()
         }
-        auto c = std::make_unique<connection>(rt::stream(*fd), _config, *this, _next_id++);
-        _connections.emplace(c->id(), c.get());
+        auto c = std::make_unique<connection>(rt::stream(*fd), _config, *this);
+        _connections.push_back(*c);
         connection& running = *c;
         rt::reactor::local().spawn(running.run(std::move(c)));
     }
@@ -35,7 +34,7 @@ void server::wake_if_stopped() noexcept {
 }
 
 void server::forget(connection& c) noexcept {
-    _connections.erase(c.id());
+    _connections.erase(_connections.iterator_to(c));
     wake_if_stopped();
 }
 
@@ -43,8 +42,8 @@ rt::task<void> server::stop() {
     if (_listener) {
         _listener->close();
     }
-    for (auto& [id, c] : _connections) {
-        c->shutdown();
+    for (connection& c : _connections) {
+        c.shutdown();
     }
     // Both the accept loop and every connection task use this server.
     struct wait_all {

@@ -1,17 +1,15 @@
 #pragma once
 
 #include "broker/config.hpp"
+#include "broker/connection.hpp"
 #include "router/router.hpp"
 #include "runtime/listener.hpp"
 
-#include <absl/container/flat_hash_map.h>
+#include <boost/intrusive/list.hpp>
 
-#include <cstdint>
 #include <optional>
 
 namespace zama::broker {
-
-class connection;
 
 /// One shard's broker: its listener (every shard listens on the port,
 /// SO_REUSEPORT), its connections and its router.
@@ -45,8 +43,14 @@ class server {
     router::router& _router;
     std::optional<rt::listener> _listener;
     bool _accepting = false; // the accept loop has not ended (set before it starts)
-    absl::flat_hash_map<std::uint64_t, connection*> _connections;
-    std::uint64_t _next_id = 1;
+    // Every connection whose task has not ended; linked through the
+    // connection itself.
+    boost::intrusive::list<
+        connection,
+        boost::intrusive::member_hook<connection, boost::intrusive::list_member_hook<>,
+                                      &connection::server_hook>,
+        boost::intrusive::constant_time_size<false>>
+        _connections;
     std::coroutine_handle<> _stopped; // stop(), waiting for the rest to end
 };
 

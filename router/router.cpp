@@ -223,6 +223,8 @@ router::owned_partition& router::owned(commitlog::partition_id p) {
     return *_owned[p.value()];
 }
 
+// A link gets its key with its first QoS 1 or 2 PUBLISH: idle clients and
+// QoS 0 publishers hold no entry in either table.
 std::uint64_t router::link_key(client_link* link) {
     auto [it, inserted] = _link_keys.try_emplace(link, _next_link_key);
     if (inserted) {

@@ -143,7 +143,6 @@ session* router::install(session_state st, client_link* link) {
     _sessions.insert(std::move(owned));
     if (link != nullptr) {
         s->attach(link);
-        link_key(link);
         ++_stats.clients_connected;
     }
     return s;
