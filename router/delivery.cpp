@@ -106,17 +106,16 @@ void router::on_batch(commitlog::batch_ptr b) {
     }
 
     // Which sessions want which records: each touched session gets a list
-    // of (index, QoS) from a pool that keeps its capacity between batches;
-    // consecutive records of one topic share a lookup.
-    std::string_view last_topic;
-    const std::vector<local_sub>* subs = nullptr;
-    for (std::uint32_t i = 0; i < b->size(); ++i) {
+    // of (index, QoS) from a pool that keeps its capacity between batches.
+    // A run of consecutive records of one topic has one set of subscribers:
+    // one lookup, and each subscriber's list takes the whole run.
+    for (std::uint32_t i = 0; i < b->size();) {
         const std::string_view topic = b->topic(b->at(i));
-        if (subs == nullptr || topic != last_topic) {
-            subs = &local_subscribers(topic);
-            last_topic = topic;
+        std::uint32_t end = i + 1;
+        while (end < b->size() && b->topic(b->at(end)) == topic) {
+            ++end;
         }
-        for (const local_sub& ls : *subs) {
+        for (const local_sub& ls : local_subscribers(topic)) {
             if (ls.s->batch_slot == session::no_batch_slot) {
                 ls.s->batch_slot = static_cast<std::uint32_t>(_touched.size());
                 _touched.push_back(ls.s);
@@ -124,8 +123,12 @@ void router::on_batch(commitlog::batch_ptr b) {
                     _batch_records.emplace_back();
                 }
             }
-            _batch_records[ls.s->batch_slot].emplace_back(i, ls.qos);
+            auto& records = _batch_records[ls.s->batch_slot];
+            for (std::uint32_t k = i; k < end; ++k) {
+                records.emplace_back(k, ls.qos);
+            }
         }
+        i = end;
     }
     for (std::size_t k = 0; k < _touched.size(); ++k) {
         _touched[k]->batch_slot = session::no_batch_slot;
