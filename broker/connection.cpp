@@ -104,31 +104,25 @@ void connection::on_timer() noexcept {
 // keeps few locals: decoding, handling and the will are in plain functions.
 rt::task<void> connection::run(std::unique_ptr<connection> self) {
     ZAMA_ASSERT(self.get() == this, "a connection's task owns that connection");
-    rt::reactor& reactor = rt::reactor::local();
-    _timer.arm(reactor.timers(), reactor.now() + _config.connect_timeout);
+    _timer.arm(rt::reactor::local().timers(), rt::reactor::local().now() + _config.connect_timeout);
     while (!_closing) {
         rt::recv_buffer data = co_await _stream.recv();
         if (data.empty()) {
             break;
         }
-        _last_packet = reactor.now();
+        _last_packet = rt::reactor::local().now();
         _decoder.feed(data.bytes());
         for (rt::task<void> wait = handle_fed(); wait.valid(); wait = handle_fed()) {
-            co_await std::move(wait); // CONNECT or SUBSCRIBE, then decode on
+            co_await std::move(wait); // CONNECT, SUBSCRIBE or a store, then decode on
         }
         data.release();
-        if (_ids_to_store && !_closing && _session != nullptr) {
-            // One store for the QoS 2 ids of all that was read, before
-            // reading on.
-            co_await store_inbound_ids();
-        }
         if (!_closing && _server.router().publish_blocked()) {
             co_await _server.router().room(); // stop reading: the owners are behind
-        } else if (reactor.need_yield()) {
+        } else if (rt::reactor::local().need_yield()) {
             // recv() returns at once while buffers are queued: without this a
             // fast publisher would be read dry in one turn, and the turn's
             // end (sealing, fanout, every subscriber's write) would wait.
-            co_await reactor.yield();
+            co_await rt::reactor::local().yield();
         }
     }
     _timer.cancel();
@@ -142,6 +136,11 @@ rt::task<void> connection::handle_fed() {
     while (!_closing) {
         const mqtt::decode_status st = _decoder.next(p);
         if (st == mqtt::decode_status::need_more) {
+            if (_ids_to_store && _session != nullptr) {
+                // One store for the QoS 2 ids of all that was read, before
+                // reading on.
+                return store_inbound_ids();
+            }
             break;
         }
         if (st == mqtt::decode_status::error) {

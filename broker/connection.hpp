@@ -66,10 +66,11 @@ class connection final : public router::client_link {
         bool session_stored = true; // QoS 2, persistent session: its id is stored
     };
 
-    /// Decodes and handles the packets fed so far. A packet that has to wait
-    /// (CONNECT for the router, SUBSCRIBE for the session store) comes back
-    /// as the task to await before decoding on; an empty task means all
-    /// that was fed is handled, or the connection is closing.
+    /// Decodes and handles the packets fed so far. What has to wait comes
+    /// back as the task to await before decoding on: CONNECT (the router),
+    /// SUBSCRIBE and, once all that was fed is decoded, new QoS 2 ids (the
+    /// session store). An empty task means all that was fed is handled, or
+    /// the connection is closing.
     rt::task<void> handle_fed();
     rt::task<void> on_connect(mqtt::connect c);
     bool on_packet(const mqtt::packet& p);
