@@ -3,8 +3,7 @@
 #include "base/deque.hpp"
 #include "commitlog/record_batch.hpp"
 #include "mqtt/packet.hpp"
-
-#include <absl/container/flat_hash_set.h>
+#include "router/packet_id_set.hpp"
 
 #include <cstdint>
 
@@ -73,7 +72,7 @@ class inflight_window {
 
   private:
     container _entries;
-    absl::flat_hash_set<std::uint16_t> _ids;
+    packet_id_set _ids;
 };
 
 } // namespace zama::router

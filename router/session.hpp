@@ -4,6 +4,7 @@
 #include "commitlog/record_batch.hpp"
 #include "mqtt/packet.hpp"
 #include "router/inflight_window.hpp"
+#include "router/packet_id_set.hpp"
 #include "router/read_budget.hpp"
 #include "runtime/keepalive.hpp"
 
@@ -86,8 +87,8 @@ struct session_state {
     /// Per partition: the next offset to deliver. A session holds cursors,
     /// not messages: what it has not received is still in the log.
     absl::flat_hash_map<std::uint32_t, commitlog::offset> cursors;
-    inflight_window outbound;                           // in send order
-    absl::flat_hash_set<std::uint16_t> awaiting_pubrel; // inbound QoS 2 ids stored, PUBREL pending
+    inflight_window outbound;      // in send order
+    packet_id_set awaiting_pubrel; // inbound QoS 2 ids stored, PUBREL pending
     std::uint16_t next_id = 1;
     bool clean = true;
 };

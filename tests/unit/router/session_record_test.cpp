@@ -58,7 +58,7 @@ std::map<std::uint32_t, offset> sorted(const absl::flat_hash_map<std::uint32_t, 
     return {m.begin(), m.end()};
 }
 
-std::set<std::uint16_t> sorted(const absl::flat_hash_set<std::uint16_t>& s) {
+std::set<std::uint16_t> sorted(const packet_id_set& s) {
     return {s.begin(), s.end()};
 }
 
