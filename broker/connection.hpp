@@ -40,8 +40,11 @@ class connection final : public router::client_link {
     /// Ends the connection from outside (shutdown, takeover).
     void shutdown() noexcept;
 
-    /// The server's list of its connections (no table slot per client).
-    boost::intrusive::list_member_hook<> server_hook;
+    /// The server's list of its connections (no table slot per client). A
+    /// connection destroyed while listed takes itself off the list.
+    using list_hook = boost::intrusive::list_member_hook<
+        boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+    list_hook server_hook;
 
     // client_link.
     std::size_t queued_bytes() const noexcept override;

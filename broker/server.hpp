@@ -47,8 +47,7 @@ class server {
     // connection itself.
     boost::intrusive::list<
         connection,
-        boost::intrusive::member_hook<connection, boost::intrusive::list_member_hook<>,
-                                      &connection::server_hook>,
+        boost::intrusive::member_hook<connection, connection::list_hook, &connection::server_hook>,
         boost::intrusive::constant_time_size<false>>
         _connections;
     std::coroutine_handle<> _stopped; // stop(), waiting for the rest to end
