@@ -137,7 +137,7 @@ TEST(Stream, ListenerAcceptsABurstInOrderAndStopsOnClose) {
     run(burst());
 }
 
-// The buffer ids that received data, by address.
+// The id of the provided buffer that holds `b`'s bytes.
 std::uint16_t buffer_id(const recv_buffer& b) {
     const provided_buffers& pool = reactor::local().recv_buffers();
     return static_cast<std::uint16_t>((b.bytes().data() - pool.buffer(0).data()) / pool.size());
