@@ -347,11 +347,13 @@ class router final : public rt::turn_hook {
     filter_trie<std::vector<local_sub>> _local_wildcards;
     string_node_map<local_topic> _local_topics; // a cache, bounded by topic_cache_entries
     std::uint64_t _local_epoch = 1;             // bumped by every local subscription change
-    std::vector<session*> _touched;             // on_batch's scratch: sessions, and
-    std::vector<std::vector<std::pair<std::uint32_t, mqtt::qos>>> _batch_records; // their records
-    std::vector<shard_tail> _tails;                                               // by partition
-    std::size_t _tail_bytes = 0; // all tails together
-    std::uint64_t _arrivals = 0; // numbers batches in arrival order
+    // on_batch's scratch: the sessions a batch touches, and their records
+    // (a pool of lists, by session::batch_slot, that keeps its capacity).
+    std::vector<session*> _touched;
+    std::vector<std::vector<std::pair<std::uint32_t, mqtt::qos>>> _batch_records;
+    std::vector<shard_tail> _tails; // by partition
+    std::size_t _tail_bytes = 0;    // all tails together
+    std::uint64_t _arrivals = 0;    // numbers batches in arrival order
 
     // Registry side (node map: entries stay put while a claim awaits).
     string_node_map<registry_entry> _registry;
