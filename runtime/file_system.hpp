@@ -24,9 +24,17 @@ struct open_options {
     bool create = false;    // create if missing
     bool exclusive = false; // with create: fail with file_exists if present
     bool truncate = false;  // empty it on open
+    /// Writes bypass the page cache (O_DIRECT): buffers, offsets and
+    /// lengths must be multiples of 4096. EINVAL where the filesystem
+    /// cannot; callers then open without it.
+    bool direct = false;
+    /// A write is durable when it completes (O_DSYNC): no datasync needed.
+    /// Overwriting blocks already written and synced then costs a device
+    /// write, not a filesystem journal commit.
+    bool dsync = false;
 };
 
-/// An open file. Writes only append; the file tracks its size.
+/// An open file. Writes append, except write_at(); the file tracks its size.
 /// Used by one task at a time, on the shard that opened it.
 class file {
   public:
@@ -36,6 +44,12 @@ class file {
     /// short). On error returns it; size() then says how far it got, so a
     /// caller can cut a torn tail.
     virtual task<result<void, std::errc>> append(std::span<const iovec> data) = 0;
+
+    /// Writes all of `data` at `offset` (over what is there, or extending
+    /// the file). On error returns it; the bytes at `offset` are then in an
+    /// unknown state.
+    virtual task<result<void, std::errc>> write_at(std::uint64_t offset,
+                                                   std::span<const iovec> data) = 0;
 
     /// Reads up to into.size() bytes at `offset`; fewer only at the end of the file.
     virtual task<result<std::size_t, std::errc>> read(std::uint64_t offset,

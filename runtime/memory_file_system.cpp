@@ -13,6 +13,10 @@ struct memory_file_system::node {
 };
 
 namespace {
+constexpr std::size_t direct_alignment = 4096;
+} // namespace
+
+namespace {
 
 std::string parent_of(const std::string& path) {
     const auto slash = path.rfind('/');
@@ -24,10 +28,52 @@ std::string parent_of(const std::string& path) {
 class memory_file final : public file {
   public:
     memory_file(memory_file_system& fs, std::shared_ptr<memory_file_system::node> n,
-                bool writable) noexcept
+                open_options options) noexcept
         : _fs(fs)
         , _node(std::move(n))
-        , _writable(writable) {}
+        , _writable(options.write)
+        , _direct(options.direct)
+        , _dsync(options.dsync) {}
+
+    // Bytes are written in place; with dsync, what a completed write covers
+    // is durable (extends the synced prefix when it reaches it). A torn
+    // write (the write budget) stops part-way, as append does.
+    task<result<void, std::errc>> write_at(std::uint64_t offset,
+                                           std::span<const iovec> data) override {
+        co_await _fs.pause();
+        if (!_writable) {
+            co_return std::errc::bad_file_descriptor;
+        }
+        if (_direct && offset % direct_alignment != 0) {
+            co_return std::errc::invalid_argument;
+        }
+        auto& f = _fs._faults;
+        std::size_t at = offset;
+        for (const iovec& v : data) {
+            if (_direct && (v.iov_len % direct_alignment != 0 ||
+                            reinterpret_cast<std::uintptr_t>(v.iov_base) % direct_alignment != 0)) {
+                co_return std::errc::invalid_argument;
+            }
+            const auto* p = static_cast<const std::uint8_t*>(v.iov_base);
+            std::size_t n = v.iov_len;
+            if (f.write_budget) {
+                n = std::min(n, *f.write_budget);
+                *f.write_budget -= n;
+            }
+            if (_node->bytes.size() < at + n) {
+                _node->bytes.resize(at + n);
+            }
+            std::memcpy(_node->bytes.data() + at, p, n);
+            at += n;
+            if (n < v.iov_len) {
+                co_return f.write_error;
+            }
+        }
+        if (_dsync && offset <= _node->synced) {
+            _node->synced = std::max(_node->synced, at);
+        }
+        co_return result<void, std::errc>{};
+    }
 
     task<result<void, std::errc>> append(std::span<const iovec> data) override {
         co_await _fs.pause();
@@ -35,6 +81,7 @@ class memory_file final : public file {
             co_return std::errc::bad_file_descriptor;
         }
         auto& f = _fs._faults;
+        const std::size_t start = _node->bytes.size();
         for (const iovec& v : data) {
             const auto* p = static_cast<const std::uint8_t*>(v.iov_base);
             std::size_t n = v.iov_len;
@@ -48,6 +95,9 @@ class memory_file final : public file {
                 continue;
             }
             _node->bytes.insert(_node->bytes.end(), p, p + n);
+        }
+        if (_dsync && start <= _node->synced) {
+            _node->synced = _node->bytes.size();
         }
         co_return result<void, std::errc>{};
     }
@@ -117,6 +167,8 @@ class memory_file final : public file {
     memory_file_system& _fs;
     std::shared_ptr<memory_file_system::node> _node;
     bool _writable;
+    bool _direct;
+    bool _dsync;
 };
 
 memory_file_system::memory_file_system() {
@@ -150,8 +202,7 @@ task<result<std::unique_ptr<file>, std::errc>> memory_file_system::open(std::str
         it->second->bytes.clear();
         it->second->synced = 0;
     }
-    co_return std::unique_ptr<file>(
-        std::make_unique<memory_file>(*this, it->second, options.write));
+    co_return std::unique_ptr<file>(std::make_unique<memory_file>(*this, it->second, options));
 }
 
 task<result<void, std::errc>> memory_file_system::rename(std::string from, std::string to) {

@@ -40,6 +40,16 @@ class uring_file final : public file {
     }
 
     task<result<void, std::errc>> append(std::span<const iovec> data) override {
+        co_return co_await write_all(_size, data);
+    }
+
+    task<result<void, std::errc>> write_at(std::uint64_t offset,
+                                           std::span<const iovec> data) override {
+        co_return co_await write_all(offset, data);
+    }
+
+    /// writev at `at` until all of `data` is written (continued if short).
+    task<result<void, std::errc>> write_all(std::uint64_t at, std::span<const iovec> data) {
         std::vector<iovec> left(data.begin(), data.end());
         std::size_t first = 0;
         reactor& r = reactor::local();
@@ -47,8 +57,7 @@ class uring_file final : public file {
             const int res = co_await r.op([&](io_uring_sqe* sqe) {
                 io_uring_prep_writev(
                     sqe, _fd, left.data() + first,
-                    static_cast<unsigned>(std::min<std::size_t>(left.size() - first, IOV_MAX)),
-                    _size);
+                    static_cast<unsigned>(std::min<std::size_t>(left.size() - first, IOV_MAX)), at);
             });
             if (res < 0) {
                 co_return to_errc(res);
@@ -56,7 +65,8 @@ class uring_file final : public file {
             if (res == 0) {
                 co_return std::errc::io_error;
             }
-            _size += static_cast<std::uint64_t>(res);
+            at += static_cast<std::uint64_t>(res);
+            _size = std::max(_size, at);
             auto done = static_cast<std::size_t>(res);
             while (done > 0) {
                 iovec& v = left[first];
@@ -168,6 +178,12 @@ task<result<std::unique_ptr<file>, std::errc>> uring_file_system::open(std::stri
     }
     if (options.truncate) {
         flags |= O_TRUNC;
+    }
+    if (options.direct) {
+        flags |= O_DIRECT;
+    }
+    if (options.dsync) {
+        flags |= O_DSYNC;
     }
     const int fd = co_await open_fd(path, flags);
     if (fd < 0) {

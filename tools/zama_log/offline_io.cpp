@@ -71,6 +71,11 @@ rt::task<result<void, std::errc>> read_only_file::append(std::span<const iovec> 
     co_return std::errc::bad_file_descriptor;
 }
 
+rt::task<result<void, std::errc>> read_only_file::write_at(std::uint64_t /*offset*/,
+                                                           std::span<const iovec> /*data*/) {
+    co_return std::errc::bad_file_descriptor;
+}
+
 rt::task<result<void, std::errc>> read_only_file::datasync() {
     co_return std::errc::bad_file_descriptor;
 }

@@ -43,6 +43,8 @@ class read_only_file final : public rt::file {
 
     // Writing operations: refused (std::errc::bad_file_descriptor).
     rt::task<result<void, std::errc>> append(std::span<const iovec> data) override;
+    rt::task<result<void, std::errc>> write_at(std::uint64_t offset,
+                                               std::span<const iovec> data) override;
     rt::task<result<void, std::errc>> datasync() override;
     rt::task<result<void, std::errc>> sync_filesystem() override;
     rt::task<result<void, std::errc>> truncate(std::uint64_t size) override;

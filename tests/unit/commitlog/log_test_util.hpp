@@ -192,6 +192,11 @@ class counting_file_system final : public rt::file_system {
             ++_count;
             co_return co_await _f->append(data);
         }
+        rt::task<result<void, std::errc>> write_at(std::uint64_t at,
+                                                   std::span<const iovec> data) override {
+            ++_count;
+            co_return co_await _f->write_at(at, data);
+        }
         rt::task<result<std::size_t, std::errc>> read(std::uint64_t at,
                                                       std::span<std::uint8_t> into) override {
             co_return co_await _f->read(at, into);
