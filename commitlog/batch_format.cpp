@@ -1,6 +1,7 @@
 #include "commitlog/batch_format.hpp"
 
 #include "commitlog/crc32c.hpp"
+#include "commitlog/little_endian.hpp"
 
 #include <algorithm>
 #include <array>
@@ -23,18 +24,6 @@ constexpr std::size_t at_timestamp = 21;
 
 constexpr std::uint8_t qos_mask = 0x03;
 constexpr std::uint8_t retain_bit = 0x04;
-
-template <typename T>
-T load(const std::uint8_t* p) noexcept {
-    T v;
-    std::memcpy(&v, p, sizeof(T));
-    return v;
-}
-
-template <typename T>
-void store(std::uint8_t* p, T v) noexcept {
-    std::memcpy(p, &v, sizeof(T));
-}
 
 } // namespace
 
@@ -66,11 +55,11 @@ result<batch_header, format_errc> read_header(std::span<const std::uint8_t> byte
     if (h.version != batch_format_version) {
         return format_errc::bad_version;
     }
-    h.crc = load<std::uint32_t>(p + at_crc);
-    h.length = load<std::uint32_t>(p + at_length);
-    h.base = load<std::uint64_t>(p + at_base);
-    h.count = load<std::uint32_t>(p + at_count);
-    h.timestamp = load<std::int64_t>(p + at_timestamp);
+    h.crc = load_le<std::uint32_t>(p + at_crc);
+    h.length = load_le<std::uint32_t>(p + at_length);
+    h.base = load_le<std::uint64_t>(p + at_base);
+    h.count = load_le<std::uint32_t>(p + at_count);
+    h.timestamp = load_le<std::int64_t>(p + at_timestamp);
     const std::uint64_t room = h.length >= batch_header_size ? h.length - batch_header_size : 0;
     if (h.length < batch_header_size || h.count == 0 ||
         std::uint64_t{h.count} * record_header_size > room || h.base + h.count < h.base) {
@@ -105,10 +94,10 @@ void encode_batch(const record_batch& batch, std::int64_t timestamp, std::span<c
     }
     std::array<std::uint8_t, batch_header_size> header{};
     header[0] = batch_format_version;
-    store(header.data() + at_length, static_cast<std::uint32_t>(length));
-    store(header.data() + at_base, batch.base());
-    store(header.data() + at_count, static_cast<std::uint32_t>(batch.size()));
-    store(header.data() + at_timestamp, timestamp);
+    store_le(header.data() + at_length, static_cast<std::uint32_t>(length));
+    store_le(header.data() + at_base, batch.base());
+    store_le(header.data() + at_count, static_cast<std::uint32_t>(batch.size()));
+    store_le(header.data() + at_timestamp, timestamp);
     out.insert(out.end(), header.begin(), header.end());
     // The CRC follows the copy every 16 KiB, over bytes still in the L1
     // cache, rather than over the whole batch afterwards (a second pass,
@@ -119,10 +108,10 @@ void encode_batch(const record_batch& batch, std::int64_t timestamp, std::span<c
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const record& r = batch.at(i);
         std::array<std::uint8_t, record_header_size> rh{};
-        store(rh.data(), ids[i].value());
+        store_le(rh.data(), ids[i].value());
         rh[4] =
             static_cast<std::uint8_t>((r.flags.qos & qos_mask) | (r.flags.retain ? retain_bit : 0));
-        store(rh.data() + 5, r.payload_size);
+        store_le(rh.data() + 5, r.payload_size);
         out.insert(out.end(), rh.begin(), rh.end());
         const auto payload = batch.payload(r);
         out.insert(out.end(), payload.begin(), payload.end());
@@ -133,7 +122,7 @@ void encode_batch(const record_batch& batch, std::int64_t timestamp, std::span<c
     }
     ZAMA_ASSERT(out.size() == start + length, "batch length miscounted");
     crc = crc32c_extend(crc, {out.data() + crc_done, out.size() - crc_done});
-    store(out.data() + start + at_crc, crc);
+    store_le(out.data() + start + at_crc, crc);
 }
 
 namespace {
@@ -166,14 +155,14 @@ result<batch_header, format_errc> walk_records(std::span<const std::uint8_t> bat
         }
         const std::uint8_t* r = batch.data() + at;
         const std::uint8_t flags = r[4];
-        const auto payload_size = load<std::uint32_t>(r + 5);
+        const auto payload_size = load_le<std::uint32_t>(r + 5);
         at += record_header_size;
         if ((flags & ~(qos_mask | retain_bit)) != 0 || (flags & qos_mask) > 2 ||
             payload_size > batch.size() - at) {
             return format_errc::malformed;
         }
         const raw_record rec{
-            load<std::uint32_t>(r),
+            load_le<std::uint32_t>(r),
             {static_cast<std::uint8_t>(flags & qos_mask), (flags & retain_bit) != 0},
             batch.subspan(at, payload_size)};
         if (auto e = on_record(rec)) {
