@@ -95,9 +95,11 @@ std::optional<std::string> check(const config& c) {
         return fmt::format(
             "log_level: must be one of trace, debug, info, warning, error (got '{}')", c.log_level);
     }
-    if (c.fsync_method != "syncfs" && c.fsync_method != "fdatasync") {
-        return fmt::format("fsync_method: must be \"syncfs\" or \"fdatasync\" (got '{}')",
-                           c.fsync_method);
+    if (c.fsync_method != "journal" && c.fsync_method != "syncfs" &&
+        c.fsync_method != "fdatasync") {
+        return fmt::format(
+            "fsync_method: must be \"journal\", \"syncfs\" or \"fdatasync\" (got '{}')",
+            c.fsync_method);
     }
     if (c.bind_address.empty()) {
         return std::string("bind_address: must not be empty");

@@ -19,9 +19,11 @@ struct config {
     // Storage and shards.
     std::string data_dir = "./data";
     std::uint32_t partitions = 64;
-    unsigned shards = 0;                 // 0: one per CPU
-    commitlog::fsync_policy fsync;       // fsync = "always" | "never" | milliseconds
-    std::string fsync_method = "syncfs"; // "syncfs": one per shard round; "fdatasync": per file
+    unsigned shards = 0;           // 0: one per CPU
+    commitlog::fsync_policy fsync; // fsync = "always" | "never" | milliseconds
+    // "journal": one journal write per shard round; "syncfs": one syncfs
+    // per shard round; "fdatasync": per file.
+    std::string fsync_method = "journal";
     std::uint64_t segment_bytes = 1ull << 30;
     std::chrono::seconds segment_age{7 * 24 * 3600};
     std::uint64_t retention_bytes = 0;                 // per partition; 0: no limit

@@ -6,6 +6,7 @@
 #include "broker/sys_topics.hpp"
 #include "commitlog/data_dir.hpp"
 #include "commitlog/data_dir_lock.hpp"
+#include "commitlog/journal_replay.hpp"
 #include "router/router.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/uring_file_system.hpp"
@@ -61,6 +62,7 @@ router::router_config router_settings(const broker::config& c) {
     r.data_dir = c.data_dir;
     r.fsync = c.fsync;
     r.group_sync = c.fsync_method == "syncfs";
+    r.journal = c.fsync_method == "journal";
     r.disk.segment_bytes = c.segment_bytes;
     r.disk.segment_ms = std::chrono::milliseconds(c.segment_age).count();
     if (c.retention_bytes > 0) {
@@ -91,6 +93,16 @@ rt::task<void> shard_main(rt::shard_id id, const broker::config& c, startup& up,
         if (!checked) {
             log::error("cannot start: {}", checked.error().message);
             up.failed = true;
+        } else {
+            // Before any shard opens a partition or its journal.
+            commitlog::disk_log_options disk = router_settings(c).disk;
+            std::string data_dir = c.data_dir;
+            auto replayed = co_await commitlog::replay_journals(fs, std::move(data_dir),
+                                                                c.partitions, disk, e.size());
+            if (!replayed) {
+                log::error("cannot start: replaying the journals: {}", replayed.error());
+                up.failed = true;
+            }
         }
         up.checked = true;
     }

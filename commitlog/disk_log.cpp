@@ -263,6 +263,10 @@ rt::task<result<void, std::errc>> disk_log::append(std::span<const batch_ptr> ba
     if (_marks.empty()) {
         co_return result<void, std::errc>{};
     }
+    co_return co_await write_buffer(next);
+}
+
+rt::task<result<void, std::errc>> disk_log::write_buffer(offset next) {
     ZAMA_ASSERT(_buffer.size() <= max_segment_size, "one append larger than a segment can hold");
     const segment& active = *_segments.back();
     if (should_roll(_marks.front().timestamp) ||
@@ -285,7 +289,56 @@ rt::task<result<void, std::errc>> disk_log::append(std::span<const batch_ptr> ba
     }
     _end = next;
     _bytes += _buffer.size();
+    if (_options.shard_journal != nullptr) {
+        if (_unjournaled.empty()) {
+            std::swap(_unjournaled, _buffer); // both keep their capacity
+        } else {
+            _unjournaled.insert(_unjournaled.end(), _buffer.begin(), _buffer.end());
+        }
+    }
     co_return result<void, std::errc>{};
+}
+
+rt::task<result<std::uint64_t, std::errc>>
+disk_log::restore(std::span<const std::uint8_t> encoded) {
+    writer_scope writing(_writing);
+    _buffer.clear();
+    _marks.clear();
+    offset next = _end;
+    std::uint64_t records = 0;
+    while (!encoded.empty()) {
+        auto h = read_header(encoded);
+        if (!h || h->length > encoded.size() || !check_crc(*h, encoded.first(h->length))) {
+            log::error("partition {}: a journal batch at offset {} does not check; the journal's "
+                       "later batches for this partition are not restored",
+                       _partition.value(), next);
+            co_return std::errc::invalid_argument;
+        }
+        const auto batch = encoded.first(h->length);
+        encoded = encoded.subspan(h->length);
+        if (h->end() <= next) {
+            continue; // already in the log
+        }
+        auto ids = check_records(batch);
+        if (h->base != next || !ids || ids->value() >= _dictionary->names().size()) {
+            log::error("partition {}: the journal's batch [{}, {}) does not follow the log's end "
+                       "{} or names an unknown topic; it and the later ones are not restored",
+                       _partition.value(), h->base, h->end(), next);
+            co_return std::errc::invalid_argument;
+        }
+        _marks.push_back({_buffer.size(), h->base, h->end(), h->timestamp});
+        _buffer.insert(_buffer.end(), batch.begin(), batch.end());
+        records += h->count;
+        next = h->end();
+    }
+    if (_marks.empty()) {
+        co_return records;
+    }
+    auto written = co_await write_buffer(next);
+    if (!written) {
+        co_return written.error();
+    }
+    co_return records;
 }
 
 rt::task<result<void, std::errc>> disk_log::flush() {
@@ -298,6 +351,28 @@ rt::task<result<void, std::errc>> disk_log::flush_locked() {
         co_return std::errc::io_error;
     }
     const offset target = _end;
+    if (_options.shard_journal != nullptr && !_options.shard_journal->broken()) {
+        // The segment is synced by the journal's checkpoints; what must be
+        // durable now is what recovery cannot rebuild from the journal:
+        // names of new topics, and the entries of segments created since
+        // (both rare, both small).
+        auto names = co_await _dictionary->sync();
+        result<void, std::errc> dir{};
+        if (_directory_dirty) {
+            dir = co_await _fs.sync_directory(_dir);
+        }
+        if (names && dir) {
+            _directory_dirty = false;
+            auto committed = co_await _options.shard_journal->commit(_partition, _unjournaled);
+            if (committed) {
+                _unjournaled.clear();
+                _durable_end = std::max(_durable_end, target);
+                co_return result<void, std::errc>{};
+            }
+        }
+        // Syncing our own files below says whether the fault is ours.
+    }
+    _unjournaled.clear();
     sync_group* group = _options.group;
     if (group != nullptr && group->failures() == _group_failures_seen) {
         // Appends never overlap a flush, so the round covers everything

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "base/result.hpp"
+#include "commitlog/journal.hpp"
 #include "commitlog/record_batch.hpp"
 #include "commitlog/segment.hpp"
 #include "commitlog/sync_group.hpp"
@@ -54,6 +55,10 @@ struct disk_log_options {
     /// The shard's group sync (one syncfs for every partition waiting), or
     /// null for one fdatasync per file. Must outlive the log.
     sync_group* group = nullptr;
+    /// The shard's journal (journal.hpp): a flush commits the bytes
+    /// appended since the last one there instead of syncing the segment.
+    /// Takes precedence over `group`. Must outlive the log.
+    journal* shard_journal = nullptr;
 };
 
 /// What opening the log found and did; also logged in one line.
@@ -128,6 +133,14 @@ class disk_log {
     /// disk) before anything more can be called durable.
     rt::task<result<void, std::errc>> flush();
 
+    /// Appends whole encoded batches found in the shard journal at start-up
+    /// (journal_replay.hpp), as they were encoded: those that end at or
+    /// before end() are already here and skipped. Each is framed and
+    /// CRC-checked; one that would leave a gap, or names a topic the
+    /// dictionary does not hold, stops the call with invalid_argument
+    /// (logged). Returns the records appended. Does not sync.
+    rt::task<result<std::uint64_t, std::errc>> restore(std::span<const std::uint8_t> encoded);
+
     /// Batches holding offsets from `from` on, until they add up to at least
     /// `max_bytes` (encoded) or the log ends; always at least one if
     /// `from` < end(). The first may start before `from`. If `from` <
@@ -148,6 +161,9 @@ class disk_log {
     rt::task<result<void, std::errc>> recover();
     rt::task<result<void, std::errc>> roll(offset base);
     rt::task<result<void, std::errc>> flush_locked();
+    /// Writes _buffer (whole batches described by _marks, ending at `next`)
+    /// to the active segment, rolling first if needed.
+    rt::task<result<void, std::errc>> write_buffer(offset next);
     rt::task<result<void, std::errc>> sync_files();
     bool should_roll(std::int64_t timestamp) const noexcept;
     /// Reads batches from one segment into `out`; true once `max_bytes` is reached.
@@ -180,6 +196,8 @@ class disk_log {
 
     // Reused by every append: no allocation per record once warm.
     std::vector<std::uint8_t> _buffer;
+    // With a journal: what was appended since the last flush, to commit.
+    std::vector<std::uint8_t> _unjournaled;
     std::vector<topic_id> _ids;
     std::vector<batch_mark> _marks;
 };

@@ -8,6 +8,7 @@
 #include "base/log.hpp"
 #include "base/vassert.hpp"
 #include "commitlog/data_dir.hpp"
+#include "commitlog/journal_replay.hpp"
 #include "mqtt/frame.hpp"
 #include "router/partitioner.hpp"
 
@@ -100,7 +101,23 @@ rt::task<result<void, std::string>> router::open_logs(rt::file_system& fs) {
                                                    .fsync = _config.fsync};
     commitlog::disk_log_options disk_options = _config.disk;
     disk_options.sync_on_roll = _config.fsync.mode != commitlog::fsync_mode::never;
-    if (_config.group_sync && _config.fsync.mode == commitlog::fsync_mode::always) {
+    if (_config.journal && _config.fsync.mode == commitlog::fsync_mode::always) {
+        // Opened before any partition writes (it anchors the checkpoints'
+        // syncfs). start-up replayed it already (journal_replay.hpp).
+        std::string dir = commitlog::journal_directory(_config.data_dir);
+        auto made = co_await fs.make_directory(dir);
+        if (!made && made.error() != std::errc::file_exists) {
+            co_return fmt::format("{}: {}", dir, std::make_error_code(made.error()).message());
+        }
+        std::string path = dir + "/" + commitlog::journal_file_name(_self);
+        std::string open_path = path;
+        auto j = co_await commitlog::journal::open(fs, std::move(open_path));
+        if (!j) {
+            co_return fmt::format("{}: {}", path, std::make_error_code(j.error()).message());
+        }
+        _journal = std::move(*j);
+        disk_options.shard_journal = _journal.get();
+    } else if (_config.group_sync && _config.fsync.mode == commitlog::fsync_mode::always) {
         // Only where acknowledgements wait for syncs: with an interval, a
         // partition whose sync waited for a round covering every other
         // partition's data would hold its writes (and acks) back that long.
@@ -197,6 +214,13 @@ rt::task<void> router::close_logs() {
     }
     if (_sync_group) {
         co_await _sync_group->close();
+    }
+    if (_journal) {
+        auto closed = co_await _journal->close();
+        if (!closed) {
+            zama::log::error("shard {}: closing the journal: {}", _self,
+                             std::make_error_code(closed.error()).message());
+        }
     }
 }
 

@@ -27,6 +27,7 @@ struct router_config {
     std::string data_dir;          // empty: partition logs in memory only
     commitlog::fsync_policy fsync; // with a data_dir
     bool group_sync = true; // fsync always: one syncfs per shard round, not fdatasync per file
+    bool journal = false;   // fsync always: one journal write per shard round (before group_sync)
     commitlog::disk_log_options disk;           // with a data_dir
     std::size_t partition_log_bytes = 1u << 20; // in-memory tail of each partition
     std::size_t shard_tail_bytes = 64u << 20;   // batches a subscriber shard keeps, all partitions
@@ -313,6 +314,7 @@ class router final : public rt::turn_hook {
     // then stop reading) until the disk catches up.
     bool _persistent = false; // a data_dir: sessions and retained messages are stored
     std::unique_ptr<commitlog::sync_group> _sync_group; // with group_sync
+    std::unique_ptr<commitlog::journal> _journal;       // with journal
     std::vector<std::string> _dirty; // persistent sessions changed since their last store
     bool _closing_logs = false;
     bool _commit_loop_running = false;

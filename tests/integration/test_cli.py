@@ -82,7 +82,7 @@ def test_bad_fsync_method():
     r = run("-c", path, "--data-dir", os.path.join(d, "data"))
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert r.stderr.strip() == (
-        "zama: %s: fsync_method: must be \"syncfs\" or \"fdatasync\" (got 'fsync')" % path)
+        "zama: %s: fsync_method: must be \"journal\", \"syncfs\" or \"fdatasync\" (got 'fsync')" % path)
 
 
 def test_wrong_value_type():
