@@ -208,7 +208,18 @@ bool disk_log::should_roll(std::int64_t timestamp) const noexcept {
 rt::task<result<void, std::errc>> disk_log::roll(offset base) {
     // Everything but the last segment is durable in full: recovery only
     // has to verify the last one (unless the policy syncs nothing).
-    if (_options.sync_on_roll) {
+    if (_options.sync_on_roll && _options.shard_journal != nullptr) {
+        // Synced in full here too, not through the journal: a replay can
+        // only append at the log's end, never fill a hole in a sealed segment.
+        const offset target = _end;
+        auto synced = co_await sync_files();
+        if (!synced) {
+            _sync_failed = true;
+            co_return synced.error();
+        }
+        _unjournaled.clear();
+        _durable_end = std::max(_durable_end, target);
+    } else if (_options.sync_on_roll) {
         auto flushed = co_await flush_locked();
         if (!flushed) {
             co_return flushed.error();

@@ -95,8 +95,12 @@ TEST(Journal, PowerLossLosesNothingCommittedOnceReplayed) {
     auto a = open_partition(fs, partition_id{0}, journaled(*j));
     auto b = open_partition(fs, partition_id{3}, journaled(*j));
     ASSERT_TRUE(j && a && b);
-    auto in_a = append_and_flush(*a, 30, "a"); // rolls segments (synced at each roll)
+    const std::size_t syncs = fs.syncs();
+    auto in_a = append_and_flush(*a, 70, "a"); // rolls segments (synced at each roll)
     auto in_b = append_and_flush(*b, 3, "b");
+    EXPECT_GE(a->segments().size(), 3u);
+    // Each roll synced the segment it sealed, its dictionary and directory.
+    EXPECT_GE(fs.syncs(), syncs + a->segments().size() - 1);
     const offset end_a = a->end();
     const offset end_b = b->end();
     // Power loss: unsynced segment bytes go; the logs and journal are gone
