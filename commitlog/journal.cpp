@@ -189,11 +189,16 @@ rt::task<result<void, std::errc>> journal::commit(partition_id p,
     co_return w.outcome;
 }
 
-std::size_t journal::encode(std::span<waiter* const> round) {
+std::size_t journal::entry_length(std::span<waiter* const> round) noexcept {
     std::size_t length = journal_entry_header_size;
     for (const waiter* w : round) {
         length += section_header_size + w->bytes.size();
     }
+    return length;
+}
+
+std::size_t journal::encode(std::span<waiter* const> round) {
+    const std::size_t length = entry_length(round);
     ZAMA_ASSERT(length <= 0xFFFF'FFFFu, "journal entry larger than 4 GiB");
     const std::size_t padded = round_up(length);
     reserve(padded);
@@ -239,11 +244,7 @@ rt::task<void> journal::run() {
         if (_broken) {
             outcome = std::errc::io_error;
         } else {
-            std::size_t bytes = journal_entry_header_size;
-            for (const waiter* w : round) {
-                bytes += section_header_size + w->bytes.size();
-            }
-            bytes = round_up(bytes);
+            const std::size_t bytes = round_up(entry_length(round));
             if (_position + bytes > _capacity) {
                 // Full: a checkpoint makes every segment durable, this
                 // round's included. A round larger than the whole journal

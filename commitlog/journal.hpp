@@ -111,6 +111,8 @@ class journal {
 
     journal(std::unique_ptr<rt::file> f, std::uint64_t capacity, std::uint64_t generation) noexcept;
     rt::task<void> run();
+    /// Bytes of the entry holding `round`, before padding.
+    static std::size_t entry_length(std::span<waiter* const> round) noexcept;
     /// One entry of `round` into _buffer; returns its padded size.
     std::size_t encode(std::span<waiter* const> round);
     rt::task<result<void, std::errc>> checkpoint();
