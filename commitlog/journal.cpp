@@ -296,9 +296,16 @@ rt::task<result<journal_contents, std::errc>> read_journal(rt::file_system& fs, 
         co_return opened.error();
     }
     std::unique_ptr<rt::file> f = std::move(*opened);
+    auto out = co_await read_journal(*f);
+    auto closed = co_await f->close();
+    (void)closed; // read-only
+    co_return out;
+}
+
+rt::task<result<journal_contents, std::errc>> read_journal(rt::file& f) {
     journal_contents out;
-    const std::uint64_t size = f->size();
-    auto header = co_await read_generation(*f);
+    const std::uint64_t size = f.size();
+    auto header = co_await read_generation(f);
     if (!header) {
         co_return header.error();
     }
@@ -307,8 +314,6 @@ rt::task<result<journal_contents, std::errc>> read_journal(rt::file_system& fs, 
         // or an open after replay): a torn header hides nothing acked.
         out.header_ok = false;
         out.stopped = "no valid header";
-        auto closed = co_await f->close();
-        (void)closed;
         co_return out;
     }
     out.generation = **header;
@@ -316,7 +321,7 @@ rt::task<result<journal_contents, std::errc>> read_journal(rt::file_system& fs, 
     std::uint64_t position = journal_block;
     std::vector<std::uint8_t> entry;
     while (position + journal_entry_header_size <= size) {
-        auto first = co_await f->read(position, block);
+        auto first = co_await f.read(position, block);
         if (!first) {
             co_return first.error();
         }
@@ -330,7 +335,7 @@ rt::task<result<journal_contents, std::errc>> read_journal(rt::file_system& fs, 
             break;
         }
         entry.resize(length);
-        auto all = co_await f->read(position, entry);
+        auto all = co_await f.read(position, entry);
         if (!all) {
             co_return all.error();
         }
@@ -369,8 +374,6 @@ rt::task<result<journal_contents, std::errc>> read_journal(rt::file_system& fs, 
         ++out.entries;
         position += round_up(length);
     }
-    auto closed = co_await f->close();
-    (void)closed;
     co_return out;
 }
 

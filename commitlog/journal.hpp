@@ -148,7 +148,9 @@ struct journal_contents {
     bool header_ok = true;
 };
 
-/// Reads a journal's valid entries (recovery and zama-log).
+/// Reads a journal's valid entries (recovery).
 rt::task<result<journal_contents, std::errc>> read_journal(rt::file_system& fs, std::string path);
+/// The same from a file opened for reading (zama-log); leaves it open.
+rt::task<result<journal_contents, std::errc>> read_journal(rt::file& f);
 
 } // namespace zama::commitlog

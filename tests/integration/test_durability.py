@@ -8,6 +8,7 @@ import os
 import random
 import re
 import signal
+import subprocess
 import threading
 import time
 
@@ -15,7 +16,11 @@ import paho.mqtt.client as mqtt
 import pytest
 
 import mqttraw
-from conftest import Broker, raw_connect, read_packet
+from conftest import ROOT, Broker, raw_connect, read_packet
+
+ZAMA_LOG = os.environ.get(
+    "ZAMA_LOG_BIN", os.path.join(ROOT, "build", "release", "tools", "zama_log", "zama-log")
+)
 
 
 def restart(b, how, shards=2, args=()):
@@ -244,11 +249,18 @@ def test_acknowledged_messages_whose_segment_bytes_were_lost_come_back_from_the_
                     os.truncate(os.path.join(d, name), 0)
                     emptied += 1
         assert emptied > 0, "no partition holds journal/t"
+        # zama-log reads the journals offline and predicts the replay.
+        p = subprocess.run([ZAMA_LOG, "journals", b.data_dir], capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        predicted = int(re.search(r"^the next start restores (\d+) records?", p.stdout,
+                                  re.M).group(1))
 
         b = Broker(shards=1, data_dir=b.data_dir, args=("--fsync", "always"))
         line = b.wait_log(r"journals in .*messages restored")
         restored = int(re.search(r"; (\d+) messages restored", line).group(1))
         assert restored >= 20, line
+        assert restored == predicted, p.stdout + line
 
         sub = client(b.port, client_id="journal-sub", clean=False)
         sub.wait_messages(20, timeout=10)

@@ -239,7 +239,7 @@ def test_errors_are_one_line_and_exit_status_2(tmp_path):
 def test_help_lists_the_subcommands():
     rc, out, _ = zama_log("--help")
     assert rc == 0
-    for sub in ("partitions", "segments", "dump", "verify", "sessions"):
+    for sub in ("partitions", "segments", "dump", "verify", "sessions", "journals"):
         assert re.search(r"^\s+%s\s" % sub, out, re.M), out
     rc, _, err = zama_log("frobnicate")
     assert rc == 2, err

@@ -13,6 +13,7 @@ int list_segments(const log_options& o);
 int dump_records(const log_options& o);
 int verify(const log_options& o);
 int list_sessions(const log_options& o);
+int list_journals(const log_options& o);
 
 /// Prints "zama-log: <message>" on stderr; returns exit_error.
 int fail(const tool_error& e);

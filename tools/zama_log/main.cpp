@@ -20,6 +20,8 @@ int run(const zama::inspect::log_options& o) {
         return verify(o);
     case command::sessions:
         return list_sessions(o);
+    case command::journals:
+        return list_journals(o);
     }
     return exit_error;
 }

@@ -44,6 +44,11 @@ std::optional<int> parse_options(int argc, char** argv, log_options& out) {
                          "only the sessions stored in this partition");
     sessions->add_option("--client", out.client, "only this client's session");
 
+    auto* journals = app.add_subcommand(
+        "journals", "the shard journals (fsync_method = \"journal\"): entries, and per partition "
+                    "the records the next start restores from them");
+    journals->add_option("dir", out.dir, "the data directory")->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -58,8 +63,10 @@ std::optional<int> parse_options(int argc, char** argv, log_options& out) {
         out.command = command::dump;
     } else if (verify->parsed()) {
         out.command = command::verify;
-    } else {
+    } else if (sessions->parsed()) {
         out.command = command::sessions;
+    } else {
+        out.command = command::journals;
     }
     return std::nullopt;
 }

@@ -12,6 +12,7 @@ enum class command : std::uint8_t {
     dump,       // one line per record of a partition
     verify,     // every byte checked; exit status 1 on damage
     sessions,   // the stored persistent sessions (sessions.kv)
+    journals,   // the shard journals and what a replay restores
 };
 
 struct log_options {
@@ -27,7 +28,7 @@ struct log_options {
 
 /// Exit statuses.
 inline constexpr int exit_ok = 0;
-inline constexpr int exit_damage = 1; // verify found damage; dump or sessions met some
+inline constexpr int exit_damage = 1; // verify found damage; dump, sessions or journals met some
 inline constexpr int exit_error = 2;  // bad usage, or the directory cannot be read
 
 /// Parses the command line. Prints help or the error and returns the exit

@@ -3,11 +3,13 @@
 // zama-log binary (ZAMA_LOG_BINARY) runs on it, and its output and exit
 // status are checked. Then damage: a flipped byte in a sealed segment, a
 // torn tail in the last one, in a session store. And a broker's lock on the
-// directory.
+// directory, and the shard journals against the broker's own replay.
 
 #include "commitlog/crc32c.hpp"
 #include "commitlog/data_dir.hpp"
 #include "commitlog/disk_log.hpp"
+#include "commitlog/journal.hpp"
+#include "commitlog/journal_replay.hpp"
 #include "commitlog/kv_log.hpp"
 #include "router/session_record.hpp"
 #include "runtime/uring_file_system.hpp"
@@ -158,6 +160,63 @@ rt::task<void> write_data_dir(std::string root, std::vector<batch_ptr> p0,
     co_await write_partition(fs, root, partition_id{2}, std::move(p2), w2);
     std::string sessions_dir = partition_directory(root, partition_id{2});
     co_await write_sessions(fs, std::move(sessions_dir));
+}
+
+/// Partition 1 of a 4-partition directory at `root`: `before`, synced by
+/// the log itself, then `journaled`, committed to shard 0's journal. The
+/// journal is copied before the clean close (which retires its entries) and
+/// put back after it: the journal a kill would have left.
+rt::task<void> write_journaled(std::string root, std::vector<batch_ptr> before,
+                               std::vector<batch_ptr> journaled, std::uint64_t* before_bytes) {
+    rt::uring_file_system fs;
+    EXPECT_TRUE((co_await check_or_create_metadata(fs, root, 4)).has_value());
+    const partition_id p{1};
+    std::string dir = partition_directory(root, p);
+    {
+        disk_log_options plain;
+        auto log = co_await disk_log::open(fs, dir, p, plain);
+        EXPECT_TRUE(log.has_value());
+        if (!log) {
+            co_return;
+        }
+        EXPECT_TRUE((co_await (*log)->append(before)).has_value());
+        *before_bytes = (*log)->size_bytes();
+        EXPECT_TRUE((co_await (*log)->close()).has_value());
+    }
+    std::string journals = journal_directory(root);
+    EXPECT_TRUE((co_await fs.make_directory(journals)).has_value());
+    std::string path = journals + "/" + journal_file_name(0);
+    auto j = co_await journal::open(fs, path, std::uint64_t{1} << 20);
+    EXPECT_TRUE(j.has_value());
+    if (!j) {
+        co_return;
+    }
+    disk_log_options options;
+    options.shard_journal = j->get();
+    auto log = co_await disk_log::open(fs, dir, p, options);
+    EXPECT_TRUE(log.has_value());
+    if (!log) {
+        co_return;
+    }
+    for (const batch_ptr& b : journaled) {
+        const std::vector<batch_ptr> one{b};
+        EXPECT_TRUE((co_await (*log)->append(one)).has_value());
+        EXPECT_TRUE((co_await (*log)->flush()).has_value());
+    }
+    EXPECT_EQ((*j)->writes(), journaled.size());
+    stdfs::copy_file(path, root + "/kept.journal");
+    EXPECT_TRUE((co_await (*log)->close()).has_value());
+    EXPECT_TRUE((co_await (*j)->close()).has_value());
+    stdfs::rename(root + "/kept.journal", path);
+}
+
+rt::task<void> replay_into(std::string root, replay_report* out) {
+    rt::uring_file_system fs;
+    auto r = co_await replay_journals(fs, std::move(root), 4, disk_log_options{}, 1);
+    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error());
+    if (r) {
+        *out = *r;
+    }
 }
 
 constexpr std::uint8_t kv_put = 1;
@@ -699,6 +758,81 @@ TEST_F(ZamaLog, RefusesADirectoryABrokerHoldsAndHoldsItShared) {
                                       "inspect a copy of the directory\n",
                                       data));
     ::close(empty);
+}
+
+TEST_F(ZamaLog, SaysWhenThereAreNoJournals) {
+    const ran r = zama_log("journals " + data);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, fmt::format("no shard journals in {}/journal (written with fsync = "
+                                 "\"always\" and fsync_method = \"journal\")\n",
+                                 data));
+}
+
+TEST_F(ZamaLog, JournalsShowWhatTheReplayRestores) {
+    data = _tmp + "/journaled";
+    std::vector<batch_ptr> before{make_batch(0, 4, "j", stamp, partition_id{1})};
+    std::vector<batch_ptr> journaled;
+    for (offset base = 4; base < 16; base += 4) {
+        journaled.push_back(make_batch(base, 4, "j", stamp, partition_id{1}));
+    }
+    std::uint64_t before_bytes = 0;
+    rt::test::run(write_journaled(data, std::move(before), std::move(journaled), &before_bytes));
+    ASSERT_GT(before_bytes, 0u);
+    const std::string segment =
+        partition_directory(data, partition_id{1}) + "/" + segment::file_stem(0) + ".log";
+    auto row = [](const std::string& out) {
+        for (const std::string& line : lines_of(out)) {
+            if (const auto w = words_of(line); !w.empty() && w[0] == "1") {
+                return w;
+            }
+        }
+        return std::vector<std::string>{};
+    };
+
+    // Everything acknowledged is in the log: nothing to restore.
+    const ran intact = zama_log("journals " + data);
+    ASSERT_EQ(intact.status, 0) << intact.err;
+    const auto lines = lines_of(intact.out);
+    ASSERT_EQ(lines.size(), 4u) << intact.out;
+    EXPECT_TRUE(lines[0].starts_with("journal/shard-0.journal: generation ")) << lines[0];
+    EXPECT_NE(lines[0].find(", 3 entries, "), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("; reading stopped at byte 16384: no entry of generation"),
+              std::string::npos)
+        << lines[0];
+    EXPECT_EQ(words_of(lines[1]), (std::vector<std::string>{"partition", "batches", "records",
+                                                            "offsets", "in_log", "to_restore"}));
+    EXPECT_EQ(row(intact.out), (std::vector<std::string>{"1", "3", "12", "[4,16)", "12", "0"}));
+    EXPECT_EQ(lines[3], "the next start restores 0 records to 0 partitions");
+
+    // A power loss took the journaled bytes of the segment.
+    stdfs::resize_file(segment, before_bytes);
+    const ran lost = zama_log("journals " + data);
+    ASSERT_EQ(lost.status, 0) << lost.err;
+    EXPECT_EQ(row(lost.out), (std::vector<std::string>{"1", "3", "12", "[4,16)", "0", "12"}));
+    EXPECT_NE(lost.out.find("the next start restores 12 records to 1 partition\n"),
+              std::string::npos)
+        << lost.out;
+
+    // The broker's replay does what zama-log said.
+    replay_report replayed;
+    rt::test::run(replay_into(data, &replayed));
+    EXPECT_EQ(replayed.records, 12u);
+    EXPECT_EQ(replayed.partitions, 1u);
+    EXPECT_EQ(row(zama_log("journals " + data).out),
+              (std::vector<std::string>{"1", "3", "12", "[4,16)", "12", "0"}));
+
+    // A log that lost synced records too: the journal cannot fill the gap.
+    stdfs::resize_file(segment, 0);
+    const ran gap = zama_log("journals " + data);
+    EXPECT_EQ(gap.status, 1) << gap.err;
+    const auto words = row(gap.out);
+    ASSERT_GE(words.size(), 6u) << gap.out;
+    EXPECT_EQ(std::vector<std::string>(words.begin(), words.begin() + 6),
+              (std::vector<std::string>{"1", "3", "12", "[4,16)", "0", "0"}));
+    EXPECT_NE(gap.out.find("(replay stops: batch [4, 8) does not follow the log's end 0; the "
+                           "later records are lost)"),
+              std::string::npos)
+        << gap.out;
 }
 
 } // namespace
