@@ -75,10 +75,11 @@ struct journal::wait_for_write {
     void await_resume() const noexcept {}
 };
 
-journal::journal(std::unique_ptr<rt::file> f, std::uint64_t capacity,
+journal::journal(std::unique_ptr<rt::file> f, std::uint64_t capacity, std::uint64_t round_limit,
                  std::uint64_t generation) noexcept
     : _file(std::move(f))
     , _capacity(capacity)
+    , _round_limit(round_limit)
     , _generation(generation) {}
 
 journal::~journal() {
@@ -99,8 +100,10 @@ void journal::reserve(std::size_t bytes) {
     _buffer_size = size;
 }
 
-rt::task<result<std::unique_ptr<journal>, std::errc>>
-journal::open(rt::file_system& fs, std::string path, std::uint64_t capacity) {
+rt::task<result<std::unique_ptr<journal>, std::errc>> journal::open(rt::file_system& fs,
+                                                                    std::string path,
+                                                                    std::uint64_t capacity,
+                                                                    std::uint64_t round_limit) {
     ZAMA_ASSERT(capacity >= 4 * journal_block && capacity % journal_block == 0,
                 "journal capacity: a multiple of 4096, at least 4 blocks");
     // The generation of what is there: the new one is above it. A file of
@@ -157,7 +160,8 @@ journal::open(rt::file_system& fs, std::string path, std::uint64_t capacity) {
     if (!opened) {
         co_return opened.error();
     }
-    std::unique_ptr<journal> j(new journal(std::move(*opened), capacity, generation + 1));
+    std::unique_ptr<journal> j(
+        new journal(std::move(*opened), capacity, round_limit, generation + 1));
     j->reserve(journal_block);
     auto header = co_await j->write_header();
     if (!header) {
@@ -245,10 +249,10 @@ rt::task<void> journal::run() {
             outcome = std::errc::io_error;
         } else {
             const std::size_t bytes = round_up(entry_length(round));
-            if (_position + bytes > _capacity) {
-                // Full: a checkpoint makes every segment durable, this
-                // round's included. A round larger than the whole journal
-                // is covered by that checkpoint and not written.
+            if (_position + bytes > _capacity || bytes > _round_limit) {
+                // Full, or a round that costs more to write twice than to
+                // sync once: a checkpoint makes every segment durable, this
+                // round's included, so the round is not written.
                 outcome = co_await checkpoint();
                 if (!outcome) {
                     log::error("journal: checkpoint (syncfs) failed: {}; partitions sync their "
@@ -256,8 +260,7 @@ rt::task<void> journal::run() {
                                message_of(outcome.error()));
                     _broken = true;
                 }
-            }
-            if (!_broken && _position + bytes <= _capacity) {
+            } else {
                 const std::size_t padded = encode(round);
                 const iovec v{_buffer.get(), padded};
                 outcome = co_await _file->write_at(_position, {&v, 1});

@@ -1,6 +1,7 @@
 // The shard journal: flushes commit to it instead of syncing segments, a
 // power loss loses nothing committed once the journal is replayed, a full
-// journal checkpoints and starts again, a torn or stale entry ends it, and
+// journal checkpoints and starts again, a large round is synced instead of
+// written, a torn or stale entry ends it, and
 // a failed write sends the logs back to their own files.
 
 #include "commitlog/data_dir.hpp"
@@ -27,8 +28,9 @@ void make_dirs(rt::memory_file_system& fs) {
 }
 
 std::unique_ptr<journal> open_journal(rt::memory_file_system& fs,
-                                      std::uint64_t capacity = small_journal, unsigned shard = 0) {
-    auto j = run(journal::open(fs, journal_path(shard), capacity));
+                                      std::uint64_t capacity = small_journal, unsigned shard = 0,
+                                      std::uint64_t round_limit = default_journal_round_limit) {
+    auto j = run(journal::open(fs, journal_path(shard), capacity, round_limit));
     EXPECT_TRUE(j.has_value());
     return j ? std::move(*j) : nullptr;
 }
@@ -140,7 +142,9 @@ TEST(Journal, AFullJournalCheckpointsAndStartsAgain) {
     auto log = open_partition(fs, partition_id{1}, journaled(*j));
     ASSERT_TRUE(j && log);
     auto written = append_and_flush(*log, 10);
-    EXPECT_GE(j->checkpoints(), 3u);
+    // 3 entries, then a checkpoint covers the 4th round, which is not written.
+    EXPECT_EQ(j->checkpoints(), 2u);
+    EXPECT_EQ(j->writes() + j->checkpoints(), 10u);
     EXPECT_EQ(fs.filesystem_syncs(), j->checkpoints());
     const offset end = log->end();
     fs.crash();
@@ -148,6 +152,38 @@ TEST(Journal, AFullJournalCheckpointsAndStartsAgain) {
     j.reset();
     replay(fs);
     auto again = open_partition(fs, partition_id{1});
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->end(), end);
+    EXPECT_EQ(flatten(read_all(*again)), flatten(written));
+    close(again);
+}
+
+TEST(Journal, ARoundOverTheLimitIsCoveredByACheckpoint) {
+    rt::memory_file_system fs;
+    make_dirs(fs);
+    auto j = open_journal(fs, std::uint64_t{1} << 20, 0, journal_block);
+    auto log = open_partition(fs, partition_id{2}, journaled(*j));
+    ASSERT_TRUE(j && log);
+    auto written = append_and_flush(*log, 3); // one entry block each
+    EXPECT_EQ(j->writes(), 3u);
+    EXPECT_EQ(j->checkpoints(), 0u);
+    batch_ptr large = batch_ptr::make(partition_id{2}, log->end());
+    const std::string payload(journal_block, 'x');
+    large->append("t/0", bytes_of(payload), {1, false});
+    large->set_timestamp(1'000);
+    ASSERT_TRUE(append(*log, large).has_value());
+    ASSERT_TRUE(flush(*log).has_value());
+    written.push_back(large);
+    EXPECT_EQ(j->writes(), 3u);
+    EXPECT_EQ(j->checkpoints(), 1u);
+    EXPECT_EQ(fs.filesystem_syncs(), 1u);
+    EXPECT_EQ(log->durable_end(), log->end());
+    const offset end = log->end();
+    fs.crash();
+    log.reset();
+    j.reset();
+    replay(fs);
+    auto again = open_partition(fs, partition_id{2});
     ASSERT_TRUE(again);
     EXPECT_EQ(again->end(), end);
     EXPECT_EQ(flatten(read_all(*again)), flatten(written));
