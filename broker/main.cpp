@@ -94,11 +94,15 @@ rt::task<void> shard_main(rt::shard_id id, const broker::config& c, startup& up,
             log::error("cannot start: {}", checked.error().message);
             up.failed = true;
         } else {
-            // Before any shard opens a partition or its journal.
-            commitlog::disk_log_options disk = router_settings(c).disk;
+            // Before any shard opens a partition or its journal. Without
+            // journals now, the replayed ones are removed: replaying them
+            // again at each start would only find their batches present.
+            const router::router_config settings = router_settings(c);
+            commitlog::disk_log_options disk = settings.disk;
             std::string data_dir = c.data_dir;
+            const unsigned journaling = settings.uses_journal() ? e.size() : 0;
             auto replayed = co_await commitlog::replay_journals(fs, std::move(data_dir),
-                                                                c.partitions, disk, e.size());
+                                                                c.partitions, disk, journaling);
             if (!replayed) {
                 log::error("cannot start: replaying the journals: {}", replayed.error());
                 up.failed = true;

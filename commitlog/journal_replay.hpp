@@ -30,8 +30,9 @@ struct replay_report {
 std::string journal_directory(const std::string& data_dir);
 
 /// Replays the journals of `data_dir` (a partition count of `partitions`,
-/// opened with `options`), then removes those of shards >= `shards`. An
-/// error names the file or partition.
+/// opened with `options`), then removes those of shards >= `shards` (all
+/// of them with 0: the broker writes none now). An error names the file or
+/// partition.
 rt::task<result<replay_report, std::string>>
 replay_journals(rt::file_system& fs, std::string data_dir, std::uint32_t partitions,
                 disk_log_options options, unsigned shards);

@@ -101,7 +101,7 @@ rt::task<result<void, std::string>> router::open_logs(rt::file_system& fs) {
                                                    .fsync = _config.fsync};
     commitlog::disk_log_options disk_options = _config.disk;
     disk_options.sync_on_roll = _config.fsync.mode != commitlog::fsync_mode::never;
-    if (_config.journal && _config.fsync.mode == commitlog::fsync_mode::always) {
+    if (_config.uses_journal()) {
         // Opened before any partition writes (it anchors the checkpoints'
         // syncfs). start-up replayed it already (journal_replay.hpp).
         std::string dir = commitlog::journal_directory(_config.data_dir);

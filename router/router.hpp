@@ -38,6 +38,11 @@ struct router_config {
     std::size_t max_pending_append_bytes = 8u << 20;   // per owner shard, before publishers wait
     std::size_t topic_cache_entries = 1u << 16; // per shard, topics without interest or retain
     std::size_t catchup_read_bytes = 32u << 20; // per shard: read from logs, not yet delivered
+
+    /// Whether each shard writes a journal (journal.hpp).
+    bool uses_journal() const noexcept {
+        return journal && fsync.mode == commitlog::fsync_mode::always;
+    }
 };
 
 struct router_stats {

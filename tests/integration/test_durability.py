@@ -267,5 +267,11 @@ def test_acknowledged_messages_whose_segment_bytes_were_lost_come_back_from_the_
         time.sleep(0.3)
         assert [int(m.payload) for m in sub.messages] == list(range(20)), b.log()
         sub.close()
+
+        # Started without fsync = always, the broker writes no journal and
+        # removes the replayed ones.
+        b = restart(b, "kill", shards=1)
+        journals = os.path.join(b.data_dir, "journal")
+        assert [n for n in os.listdir(journals) if n.endswith(".journal")] == [], b.log()
     finally:
         assert b.stop() == 0, b.log()

@@ -268,6 +268,10 @@ TEST(JournalReplay, RemovesTheJournalsOfShardsThatNoLongerExist) {
         EXPECT_EQ(log->end(), 3u) << "partition " << p; // 1 + 2 records
         close(log);
     }
+    // A broker that writes no journal now (no fsync = always) removes all.
+    EXPECT_EQ(replay(fs, 0).journals, 2u);
+    EXPECT_FALSE(fs.contents(journal_path(0)).has_value());
+    EXPECT_FALSE(fs.contents(journal_path(1)).has_value());
 }
 
 } // namespace
