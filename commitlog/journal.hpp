@@ -32,16 +32,18 @@
 // When the file is full, a checkpoint runs: one syncfs makes every segment
 // durable (each committed batch was written to its segment before it was
 // committed), the generation goes up, and writing starts again at the first
-// entry. A round of more than `round_limit` bytes is not written either: a
-// checkpoint covers it. Written here, its bytes would go to the disk twice
-// (here, and from the segment at a checkpoint), and large rounds fill the
-// journal fast, each time holding every commit for a syncfs of all they
-// dirtied. With 16 KiB payloads at 164 MB/s, publish-to-delivery p99 was
-// 16-30 ms with every round journaled, 3.4-3.5 ms with rounds over 256 KiB
-// synced instead (2.8-3.3 ms with syncfs alone); 64-byte payloads from
-// 100 publishers make rounds far below the limit. At start-up, before any shard writes, the broker
-// replays every journal into the partitions (journal_replay.hpp), so a batch that was acknowledged
-// but whose segment bytes a power loss took is written again.
+// entry. At start-up, before any shard writes, the broker replays every
+// journal into the partitions (journal_replay.hpp), so a batch that was
+// acknowledged but whose segment bytes a power loss took is written again.
+//
+// A round of more than `round_limit` bytes is not written: a checkpoint
+// covers it. Written here, its bytes would go to the disk twice (here, and
+// from the segment at a checkpoint), and large rounds fill the journal
+// fast, each fill holding every commit for one syncfs of all they dirtied.
+// With 16 KiB payloads at 164 MB/s, publish-to-delivery p99 was 16-30 ms
+// with every round written, 2.2-3.0 ms with rounds over 256 KiB synced
+// instead, and 2.4-3.3 ms with syncfs alone (docs/benchmarks.md). Rounds
+// of 64-byte messages from 100 publishers stay far below the limit.
 //
 // A failed write or checkpoint breaks the journal: every later commit fails
 // at once (disk_log then syncs its own files), and nothing already
