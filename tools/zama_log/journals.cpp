@@ -96,7 +96,10 @@ partition_replay plan_replay(const std::vector<const commitlog::journal_section*
             if (h->base != next) {
                 out.stop = fmt::format("batch [{}, {}) does not follow the log's end {}", h->base,
                                        h->end(), next);
-            } else if (!ids || ids->value() >= topics) {
+            } else if (!ids) {
+                out.stop =
+                    fmt::format("batch [{}, {}) has records that do not parse", h->base, h->end());
+            } else if (ids->value() >= topics) {
                 out.stop = fmt::format("batch [{}, {}) names a topic the dictionary lacks", h->base,
                                        h->end());
             } else {
