@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 namespace zama::commitlog {
 namespace {
@@ -75,15 +76,24 @@ struct journal::wait_for_write {
     void await_resume() const noexcept {}
 };
 
+struct journal::wait_for_sync {
+    journal* j;
+
+    bool await_ready() const noexcept { return !j->_syncing; }
+    void await_suspend(std::coroutine_handle<> h) noexcept { j->_sync_waiter = h; }
+    void await_resume() const noexcept {}
+};
+
 journal::journal(std::unique_ptr<rt::file> f, std::uint64_t capacity, std::uint64_t round_limit,
                  std::uint64_t generation) noexcept
     : _file(std::move(f))
     , _capacity(capacity)
     , _round_limit(round_limit)
-    , _generation(generation) {}
+    , _generation(generation)
+    , _next_sync_at(journal_block + sync_step(capacity)) {}
 
 journal::~journal() {
-    ZAMA_ASSERT(_next.empty() && !_running, "journal destroyed with commits waiting");
+    ZAMA_ASSERT(_next.empty() && !_running && !_syncing, "journal destroyed with work in flight");
 }
 
 void journal::reserve(std::size_t bytes) {
@@ -235,8 +245,26 @@ rt::task<result<void, std::errc>> journal::checkpoint() {
         co_return header.error();
     }
     _position = journal_block;
+    _next_sync_at = journal_block + sync_step(_capacity);
     ++_checkpoints;
     co_return result<void, std::errc>{};
+}
+
+rt::task<void> journal::sync_in_background() {
+    auto synced = co_await _file->sync_filesystem();
+    if (!synced && !_broken) {
+        // The error is reported once: a later checkpoint's syncfs on this
+        // file would not see it, so nothing may count as synced from now.
+        log::error("journal: background sync (syncfs) failed: {}; partitions sync their own "
+                   "files from now on",
+                   message_of(synced.error()));
+        _broken = true;
+    }
+    ++_background_syncs;
+    _syncing = false;
+    if (_sync_waiter) {
+        rt::reactor::local().schedule(std::exchange(_sync_waiter, {}));
+    }
 }
 
 rt::task<void> journal::run() {
@@ -267,6 +295,11 @@ rt::task<void> journal::run() {
                 if (outcome) {
                     _position += padded;
                     ++_writes;
+                    if (_position >= _next_sync_at && !_syncing) {
+                        _syncing = true;
+                        _next_sync_at = _position + sync_step(_capacity);
+                        rt::reactor::local().spawn(sync_in_background());
+                    }
                 } else {
                     log::error("journal: write of {} bytes at {} failed: {}; partitions sync "
                                "their own files from now on",
@@ -285,6 +318,7 @@ rt::task<void> journal::run() {
 
 rt::task<result<void, std::errc>> journal::close() {
     ZAMA_ASSERT(_next.empty() && !_running, "journal closed with commits waiting");
+    co_await wait_for_sync{this};
     result<void, std::errc> outcome{};
     if (!_broken && _position > journal_block) {
         outcome = co_await checkpoint();

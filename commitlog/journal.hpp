@@ -45,7 +45,12 @@
 // instead, and 2.4-3.3 ms with syncfs alone (docs/benchmarks.md). Rounds
 // of 64-byte messages from 100 publishers stay far below the limit.
 //
-// A failed write or checkpoint breaks the journal: every later commit fails
+// Each time a quarter of the file has been written, a syncfs starts in the
+// background: the checkpoint at the end then has at most about a quarter's
+// segment data left to write while commits wait for it.
+//
+// A failed write, background sync or checkpoint breaks the journal: every
+// later commit fails
 // at once (disk_log then syncs its own files), and nothing already
 // committed is overwritten.
 //
@@ -101,11 +106,12 @@ class journal {
     rt::task<result<void, std::errc>> commit(partition_id p, std::span<const std::uint8_t> batches);
 
     /// A checkpoint (so a clean restart replays nothing), then closes the
-    /// file. No commit may be waiting.
+    /// file, once a background sync is done. No commit may be waiting.
     rt::task<result<void, std::errc>> close();
 
     std::uint64_t writes() const noexcept { return _writes; }
     std::uint64_t checkpoints() const noexcept { return _checkpoints; }
+    std::uint64_t background_syncs() const noexcept { return _background_syncs; }
     bool broken() const noexcept { return _broken; }
 
   private:
@@ -116,6 +122,7 @@ class journal {
         result<void, std::errc> outcome{};
     };
     struct wait_for_write;
+    struct wait_for_sync;
     struct aligned_free {
         void operator()(std::uint8_t* p) const noexcept;
     };
@@ -128,6 +135,12 @@ class journal {
     /// One entry of `round` into _buffer; returns its padded size.
     std::size_t encode(std::span<waiter* const> round);
     rt::task<result<void, std::errc>> checkpoint();
+    /// A syncfs that no commit waits for (see the top), started each time
+    /// this many bytes of entries were written: a quarter of the room.
+    rt::task<void> sync_in_background();
+    static std::uint64_t sync_step(std::uint64_t capacity) noexcept {
+        return (capacity - journal_block) / 4;
+    }
     rt::task<result<void, std::errc>> write_header();
     void reserve(std::size_t bytes);
 
@@ -141,8 +154,12 @@ class journal {
     std::vector<waiter*> _next; // waiting for a write that has not started
     bool _running = false;      // run() is writing
     bool _broken = false;
+    bool _syncing = false;                // sync_in_background() runs
+    std::coroutine_handle<> _sync_waiter; // close(), waiting for it
+    std::uint64_t _next_sync_at = 0;      // the position that starts one
     std::uint64_t _writes = 0;
     std::uint64_t _checkpoints = 0;
+    std::uint64_t _background_syncs = 0;
 };
 
 /// A partition's bytes found in a journal.

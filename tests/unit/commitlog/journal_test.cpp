@@ -1,7 +1,7 @@
 // The shard journal: flushes commit to it instead of syncing segments, a
 // power loss loses nothing committed once the journal is replayed, a full
-// journal checkpoints and starts again, a large round is synced instead of
-// written, a torn or stale entry ends it, and
+// journal checkpoints and starts again (and syncs in the background each
+// quarter), a large round is synced instead of written, a torn or stale entry ends it, and
 // a failed write sends the logs back to their own files.
 
 #include "commitlog/data_dir.hpp"
@@ -16,6 +16,9 @@ namespace {
 const std::string data_dir = "d";
 constexpr std::uint32_t partitions = 4;
 constexpr std::uint64_t small_journal = 8 * journal_block;
+// Large enough that the tests' few entries never reach a quarter of it
+// (no background sync).
+constexpr std::uint64_t roomy_journal = std::uint64_t{1} << 20;
 
 std::string journal_path(unsigned shard = 0) {
     return journal_directory(data_dir) + "/" + journal_file_name(shard);
@@ -72,7 +75,7 @@ replay_report replay(rt::memory_file_system& fs, unsigned shards = 1) {
 TEST(Journal, FlushesCommitToTheJournalInsteadOfSyncingSegments) {
     rt::memory_file_system fs;
     make_dirs(fs);
-    auto j = open_journal(fs);
+    auto j = open_journal(fs, roomy_journal);
     auto log = open_partition(fs, partition_id{0}, journaled(*j));
     ASSERT_TRUE(j && log);
     append_and_flush(*log, 2); // new topics (t/0, t/1, t/2): the dictionary is synced
@@ -145,7 +148,7 @@ TEST(Journal, AFullJournalCheckpointsAndStartsAgain) {
     // 3 entries, then a checkpoint covers the 4th round, which is not written.
     EXPECT_EQ(j->checkpoints(), 2u);
     EXPECT_EQ(j->writes() + j->checkpoints(), 10u);
-    EXPECT_EQ(fs.filesystem_syncs(), j->checkpoints());
+    EXPECT_EQ(fs.filesystem_syncs(), j->checkpoints() + j->background_syncs());
     const offset end = log->end();
     fs.crash();
     log.reset();
@@ -188,6 +191,34 @@ TEST(Journal, ARoundOverTheLimitIsCoveredByACheckpoint) {
     EXPECT_EQ(again->end(), end);
     EXPECT_EQ(flatten(read_all(*again)), flatten(written));
     close(again);
+}
+
+TEST(Journal, EachQuarterWrittenStartsABackgroundSync) {
+    rt::memory_file_system fs;
+    make_dirs(fs);
+    auto j = open_journal(fs, 17 * journal_block); // the header, 16 entries of one block
+    auto log = open_partition(fs, partition_id{0}, journaled(*j));
+    ASSERT_TRUE(j && log);
+    append_and_flush(*log, 3);
+    EXPECT_EQ(j->background_syncs(), 0u);
+    append_and_flush(*log, 1); // the 4th block: a quarter
+    EXPECT_EQ(j->background_syncs(), 1u);
+    append_and_flush(*log, 4);
+    EXPECT_EQ(j->background_syncs(), 2u);
+    EXPECT_EQ(fs.filesystem_syncs(), 2u);
+    EXPECT_EQ(j->checkpoints(), 0u);
+    // A failed one breaks the journal: its error is not reported twice, so
+    // a later checkpoint could not tell that segment data was lost.
+    fs.fail_filesystem_syncs(std::errc::io_error);
+    append_and_flush(*log, 4);
+    EXPECT_TRUE(j->broken());
+    EXPECT_EQ(j->background_syncs(), 3u);
+    fs.clear_faults();
+    const std::size_t syncs = fs.syncs();
+    append_and_flush(*log, 1); // the log syncs its own files
+    EXPECT_GT(fs.syncs(), syncs);
+    close(log);
+    ASSERT_TRUE(run(j->close()).has_value());
 }
 
 TEST(Journal, ReadingStopsAtATornEntryAndReopeningRetiresEveryEntry) {
@@ -247,7 +278,7 @@ TEST(JournalReplay, RemovesTheJournalsOfShardsThatNoLongerExist) {
     rt::memory_file_system fs;
     make_dirs(fs);
     for (unsigned shard : {0u, 1u, 2u}) {
-        auto j = open_journal(fs, small_journal, shard);
+        auto j = open_journal(fs, roomy_journal, shard);
         ASSERT_TRUE(j);
         auto log = open_partition(fs, partition_id{shard}, journaled(*j));
         ASSERT_TRUE(log);
