@@ -235,6 +235,12 @@ std::size_t journal::encode(std::span<waiter* const> round) {
 }
 
 rt::task<result<void, std::errc>> journal::checkpoint() {
+    // One syncfs at a time: they share the file's error cursor, so a
+    // background one running now could take the error this one must see.
+    co_await wait_for_sync{this};
+    if (_broken) {
+        co_return std::errc::io_error;
+    }
     auto synced = co_await _file->sync_filesystem();
     if (!synced) {
         co_return synced.error();

@@ -47,12 +47,13 @@
 //
 // Each time a quarter of the file has been written, a syncfs starts in the
 // background: the checkpoint at the end then has at most about a quarter's
-// segment data left to write while commits wait for it.
+// segment data left to write while commits wait for it. A checkpoint waits
+// for a background sync to end before its own: both go through this file,
+// and an error is reported to one syncfs on it only.
 //
 // A failed write, background sync or checkpoint breaks the journal: every
-// later commit fails
-// at once (disk_log then syncs its own files), and nothing already
-// committed is overwritten.
+// later commit fails at once (disk_log then syncs its own files), and
+// nothing already committed is overwritten.
 //
 // Format, version 1, little-endian:
 //
