@@ -57,12 +57,12 @@ restore_partition(rt::file_system& fs, std::string data_dir, partition_id p,
     co_return records;
 }
 
-bool is_journal(const std::string& name) {
+} // namespace
+
+bool is_journal_file_name(std::string_view name) noexcept {
     constexpr std::string_view suffix = ".journal";
     return name.size() > suffix.size() && name.ends_with(suffix);
 }
-
-} // namespace
 
 rt::task<result<replay_report, std::string>>
 replay_journals(rt::file_system& fs, std::string data_dir, std::uint32_t partitions,
@@ -88,7 +88,7 @@ replay_journals(rt::file_system& fs, std::string data_dir, std::uint32_t partiti
     std::vector<journal_contents> all;
     std::map<std::uint32_t, std::vector<const journal_section*>> by_partition;
     for (const std::string& name : *names) {
-        if (!is_journal(name)) {
+        if (!is_journal_file_name(name)) {
             continue;
         }
         const std::string path = dir + "/" + name;
@@ -127,7 +127,7 @@ replay_journals(rt::file_system& fs, std::string data_dir, std::uint32_t partiti
         }
     }
     for (const std::string& name : *names) {
-        if (!is_journal(name)) {
+        if (!is_journal_file_name(name)) {
             continue;
         }
         bool current = false;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 // Start-up replay of the shard journals (journal.hpp), before any shard
 // opens its partitions: every `<data dir>/journal/*.journal` file, whatever
@@ -28,6 +29,9 @@ struct replay_report {
 
 /// The directory holding the shard journals.
 std::string journal_directory(const std::string& data_dir);
+
+/// Whether a file of that directory is a journal (replayed, or removed).
+bool is_journal_file_name(std::string_view name) noexcept;
 
 /// Replays the journals of `data_dir` (a partition count of `partitions`,
 /// opened with `options`), then removes those of shards >= `shards` (all

@@ -4,16 +4,14 @@
 #include "base/log.hpp"
 #include "base/vassert.hpp"
 #include "commitlog/crc32c.hpp"
+#include "commitlog/little_endian.hpp"
 #include "runtime/reactor.hpp"
 
-#include <bit>
 #include <cstring>
 #include <utility>
 
 namespace zama::commitlog {
 namespace {
-
-static_assert(std::endian::native == std::endian::little, "the format is little-endian");
 
 constexpr std::size_t record_header = 11;
 constexpr std::uint8_t kind_put = 1;
@@ -26,13 +24,6 @@ void append_le(std::vector<std::uint8_t>& out, T v) {
     const std::size_t at = out.size();
     out.resize(at + sizeof v);
     std::memcpy(out.data() + at, &v, sizeof v);
-}
-
-template <typename T>
-T load_le(const std::uint8_t* p) noexcept {
-    T v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
 }
 
 void encode(std::vector<std::uint8_t>& out, std::uint8_t kind, std::string_view key,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -7,6 +8,8 @@
 // Zama runs on are little-endian; memcpy keeps unaligned access defined).
 
 namespace zama::commitlog {
+
+static_assert(std::endian::native == std::endian::little, "the formats are little-endian");
 
 template <typename T>
 T load_le(const std::uint8_t* p) noexcept {

@@ -13,10 +13,8 @@ struct memory_file_system::node {
 };
 
 namespace {
-constexpr std::size_t direct_alignment = 4096;
-} // namespace
 
-namespace {
+constexpr std::size_t direct_alignment = 4096;
 
 std::string parent_of(const std::string& path) {
     const auto slash = path.rfind('/');
@@ -35,71 +33,15 @@ class memory_file final : public file {
         , _direct(options.direct)
         , _dsync(options.dsync) {}
 
-    // Bytes are written in place; with dsync, what a completed write covers
-    // is durable (extends the synced prefix when it reaches it). A torn
-    // write (the write budget) stops part-way, as append does.
     task<result<void, std::errc>> write_at(std::uint64_t offset,
                                            std::span<const iovec> data) override {
         co_await _fs.pause();
-        if (!_writable) {
-            co_return std::errc::bad_file_descriptor;
-        }
-        if (_direct && offset % direct_alignment != 0) {
-            co_return std::errc::invalid_argument;
-        }
-        auto& f = _fs._faults;
-        std::size_t at = offset;
-        for (const iovec& v : data) {
-            if (_direct && (v.iov_len % direct_alignment != 0 ||
-                            reinterpret_cast<std::uintptr_t>(v.iov_base) % direct_alignment != 0)) {
-                co_return std::errc::invalid_argument;
-            }
-            const auto* p = static_cast<const std::uint8_t*>(v.iov_base);
-            std::size_t n = v.iov_len;
-            if (f.write_budget) {
-                n = std::min(n, *f.write_budget);
-                *f.write_budget -= n;
-            }
-            if (_node->bytes.size() < at + n) {
-                _node->bytes.resize(at + n);
-            }
-            std::memcpy(_node->bytes.data() + at, p, n);
-            at += n;
-            if (n < v.iov_len) {
-                co_return f.write_error;
-            }
-        }
-        if (_dsync && offset <= _node->synced) {
-            _node->synced = std::max(_node->synced, at);
-        }
-        co_return result<void, std::errc>{};
+        co_return write(offset, data);
     }
 
     task<result<void, std::errc>> append(std::span<const iovec> data) override {
         co_await _fs.pause();
-        if (!_writable) {
-            co_return std::errc::bad_file_descriptor;
-        }
-        auto& f = _fs._faults;
-        const std::size_t start = _node->bytes.size();
-        for (const iovec& v : data) {
-            const auto* p = static_cast<const std::uint8_t*>(v.iov_base);
-            std::size_t n = v.iov_len;
-            if (f.write_budget) {
-                const std::size_t allowed = std::min(n, *f.write_budget);
-                _node->bytes.insert(_node->bytes.end(), p, p + allowed);
-                *f.write_budget -= allowed;
-                if (allowed < n) {
-                    co_return f.write_error;
-                }
-                continue;
-            }
-            _node->bytes.insert(_node->bytes.end(), p, p + n);
-        }
-        if (_dsync && start <= _node->synced) {
-            _node->synced = _node->bytes.size();
-        }
-        co_return result<void, std::errc>{};
+        co_return write(_node->bytes.size(), data);
     }
 
     task<result<std::size_t, std::errc>> read(std::uint64_t offset,
@@ -164,6 +106,45 @@ class memory_file final : public file {
     std::uint64_t size() const noexcept override { return _node->bytes.size(); }
 
   private:
+    // Bytes are written in place, extending the file as needed; with dsync,
+    // what a completed write covers is durable (it extends the synced
+    // prefix when it reaches it). A torn write (the write budget) stops
+    // part-way. O_DIRECT's alignment rules are checked.
+    result<void, std::errc> write(std::size_t offset, std::span<const iovec> data) {
+        if (!_writable) {
+            return std::errc::bad_file_descriptor;
+        }
+        if (_direct && offset % direct_alignment != 0) {
+            return std::errc::invalid_argument;
+        }
+        auto& f = _fs._faults;
+        std::size_t at = offset;
+        for (const iovec& v : data) {
+            if (_direct && (v.iov_len % direct_alignment != 0 ||
+                            reinterpret_cast<std::uintptr_t>(v.iov_base) % direct_alignment != 0)) {
+                return std::errc::invalid_argument;
+            }
+            const auto* p = static_cast<const std::uint8_t*>(v.iov_base);
+            std::size_t n = v.iov_len;
+            if (f.write_budget) {
+                n = std::min(n, *f.write_budget);
+                *f.write_budget -= n;
+            }
+            if (_node->bytes.size() < at + n) {
+                _node->bytes.resize(at + n);
+            }
+            std::memcpy(_node->bytes.data() + at, p, n);
+            at += n;
+            if (n < v.iov_len) {
+                return f.write_error;
+            }
+        }
+        if (_dsync && offset <= _node->synced) {
+            _node->synced = std::max(_node->synced, at);
+        }
+        return result<void, std::errc>{};
+    }
+
     memory_file_system& _fs;
     std::shared_ptr<memory_file_system::node> _node;
     bool _writable;

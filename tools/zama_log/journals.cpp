@@ -40,7 +40,7 @@ result<std::vector<std::string>, tool_error> journal_names(const std::string& di
     }
     for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
         const std::string name = it->path().filename().string();
-        if (name.ends_with(".journal") && name.size() > std::string_view(".journal").size()) {
+        if (commitlog::is_journal_file_name(name)) {
             out.push_back(name);
         }
     }

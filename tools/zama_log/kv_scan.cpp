@@ -2,6 +2,7 @@
 
 #include "commitlog/crc32c.hpp"
 #include "commitlog/kv_log.hpp"
+#include "commitlog/little_endian.hpp"
 
 #include <fmt/format.h>
 
@@ -15,6 +16,8 @@ namespace zama::inspect {
 
 namespace {
 
+using commitlog::load_le;
+
 // The record layout of commitlog/kv_log.hpp.
 constexpr std::size_t record_header = 11;
 constexpr std::size_t crc_at = 4; // the CRC covers the record from here
@@ -22,13 +25,6 @@ constexpr std::uint8_t kind_put = 1;
 constexpr std::uint8_t kind_erase = 2;
 
 constexpr std::size_t read_chunk = std::size_t{1} << 20;
-
-template <typename T>
-T load_le(const std::uint8_t* p) noexcept {
-    T v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
 
 /// Why the record at the start of `rest` does not read; nullopt if it does.
 std::optional<std::string> check_record(std::span<const std::uint8_t> rest) {
