@@ -130,11 +130,13 @@ class memory_file final : public file {
                 n = std::min(n, *f.write_budget);
                 *f.write_budget -= n;
             }
-            if (_node->bytes.size() < at + n) {
-                _node->bytes.resize(at + n);
+            if (n > 0) { // an empty iovec may have no base
+                if (_node->bytes.size() < at + n) {
+                    _node->bytes.resize(at + n);
+                }
+                std::memcpy(_node->bytes.data() + at, p, n);
+                at += n;
             }
-            std::memcpy(_node->bytes.data() + at, p, n);
-            at += n;
             if (n < v.iov_len) {
                 return f.write_error;
             }
